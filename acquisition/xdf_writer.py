@@ -1,0 +1,269 @@
+"""The XDF 1.0 writer: the one module in Attune that knows the byte format.
+
+Layout (little-endian): ``XDF:`` then chunks of [varlen length][uint16 tag]
+[body], where length counts the tag and body. Tags: 1 FileHeader,
+2 StreamHeader, 3 Samples, 4 ClockOffset, 5 Boundary, 6 StreamFooter.
+
+Crash safety is built into how bytes reach the disk: chunks are encoded
+whole into a memory buffer and written with a single ``os.write`` per
+flush, so a process killed at any moment leaves only complete chunks
+behind; the caller flushes at least every second. Footers are written by
+``close()`` for every stream; a file without them is visibly unfinished.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+MAGIC = b"XDF:"
+TAG_FILE_HEADER = 1
+TAG_STREAM_HEADER = 2
+TAG_SAMPLES = 3
+TAG_CLOCK_OFFSET = 4
+TAG_BOUNDARY = 5
+TAG_STREAM_FOOTER = 6
+BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
+
+#: LSL channel formats and their little-endian numpy equivalents.
+NUMERIC_FORMATS: dict[str, str] = {
+    "float32": "<f4",
+    "double64": "<f8",
+    "int8": "<i1",
+    "int16": "<i2",
+    "int32": "<i4",
+    "int64": "<i8",
+}
+CHANNEL_FORMATS = (*NUMERIC_FORMATS, "string")
+
+
+def varlen(n: int) -> bytes:
+    """XDF variable-length integer: a byte giving the width (1, 4 or 8), then the value."""
+    if n < 256:
+        return struct.pack("<BB", 1, n)
+    if n < 2**32:
+        return struct.pack("<BI", 4, n)
+    return struct.pack("<BQ", 8, n)
+
+
+def chunk(tag: int, body: bytes) -> bytes:
+    """One whole chunk: length (tag + body), tag, body."""
+    return varlen(len(body) + 2) + struct.pack("<H", tag) + body
+
+
+def file_header_chunk(when: _dt.datetime | None = None) -> bytes:
+    when = when or _dt.datetime.now(_dt.timezone.utc).astimezone()
+    xml = (
+        '<?xml version="1.0"?><info><version>1.0</version>'
+        f"<datetime>{when.isoformat(timespec='seconds')}</datetime></info>"
+    )
+    return chunk(TAG_FILE_HEADER, xml.encode())
+
+
+def stream_header_chunk(stream_id: int, info_xml: str) -> bytes:
+    return chunk(TAG_STREAM_HEADER, struct.pack("<I", stream_id) + info_xml.encode("utf-8"))
+
+
+def numeric_samples_chunk(stream_id: int, fmt: str, stamps: np.ndarray, values: np.ndarray) -> bytes:
+    """Samples chunk for a numeric stream, every sample with its own explicit stamp.
+
+    Explicit stamps keep the raw timestamps exactly as the source sent them
+    (no reconstruction from the nominal rate on reading).
+    """
+    values = np.asarray(values)
+    n = len(stamps)
+    nch = values.shape[1] if values.ndim == 2 else 1
+    layout = np.dtype([("width", "u1"), ("stamp", "<f8"), ("values", NUMERIC_FORMATS[fmt], (nch,))])
+    records = np.empty(n, dtype=layout)
+    records["width"] = 8
+    records["stamp"] = stamps
+    records["values"] = values.reshape(n, nch)
+    body = struct.pack("<I", stream_id) + varlen(n) + records.tobytes()
+    return chunk(TAG_SAMPLES, body)
+
+
+def string_samples_chunk(stream_id: int, stamps: Sequence[float], values: Sequence[Sequence]) -> bytes:
+    """Samples chunk for a string stream: per channel a varlen byte length and UTF-8 bytes."""
+    parts = [struct.pack("<I", stream_id), varlen(len(stamps))]
+    for stamp, sample in zip(stamps, values):
+        parts.append(struct.pack("<Bd", 8, float(stamp)))
+        for value in sample:
+            raw = value if isinstance(value, (bytes, bytearray)) else str(value).encode("utf-8")
+            parts.append(varlen(len(raw)))
+            parts.append(bytes(raw))
+    return chunk(TAG_SAMPLES, b"".join(parts))
+
+
+def clock_offset_chunk(stream_id: int, collection_time: float, offset: float) -> bytes:
+    return chunk(TAG_CLOCK_OFFSET, struct.pack("<Idd", stream_id, collection_time, offset))
+
+
+def boundary_chunk() -> bytes:
+    return chunk(TAG_BOUNDARY, BOUNDARY_UUID)
+
+
+@dataclass
+class StreamStats:
+    """What the footer of one stream reports; also read for progress lines."""
+
+    fmt: str
+    nominal_srate: float
+    first_timestamp: float | None = None
+    last_timestamp: float | None = None
+    sample_count: int = 0
+    clock_offsets: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def measured_srate(self) -> float:
+        if self.sample_count < 2 or self.last_timestamp == self.first_timestamp:
+            return 0.0
+        return (self.sample_count - 1) / (self.last_timestamp - self.first_timestamp)
+
+
+def stream_footer_chunk(stream_id: int, stats: StreamStats) -> bytes:
+    offsets = "".join(
+        f"<offset><time>{t!r}</time><value>{v!r}</value></offset>" for t, v in stats.clock_offsets
+    )
+    first = stats.first_timestamp if stats.first_timestamp is not None else 0.0
+    last = stats.last_timestamp if stats.last_timestamp is not None else 0.0
+    xml = (
+        '<?xml version="1.0"?><info>'
+        f"<first_timestamp>{first!r}</first_timestamp>"
+        f"<last_timestamp>{last!r}</last_timestamp>"
+        f"<sample_count>{stats.sample_count}</sample_count>"
+        f"<measured_srate>{stats.measured_srate!r}</measured_srate>"
+        f"<clock_offsets>{offsets}</clock_offsets></info>"
+    )
+    return chunk(TAG_STREAM_FOOTER, struct.pack("<I", stream_id) + xml.encode())
+
+
+class XDFWriter:
+    """Thread-safe XDF file writer; many readers write, one flusher reaches the disk.
+
+    The file is created exclusively: an existing file is never overwritten.
+    """
+
+    def __init__(self, path: str | os.PathLike, boundary_interval: float = 10.0,
+                 max_buffer: int = 8 * 2**20) -> None:
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._lock = threading.Lock()
+        self._buffer = bytearray(MAGIC + file_header_chunk())
+        self._streams: dict[int, StreamStats] = {}
+        self._bytes_on_disk = 0
+        self._boundary_interval = boundary_interval
+        self._last_boundary = time.monotonic()
+        self._max_buffer = max_buffer
+        self.closed = False
+        self.flush()
+
+    # -- streams ---------------------------------------------------------
+    def add_stream(self, stream_id: int, info_xml: str, fmt: str, nominal_srate: float) -> None:
+        if fmt not in CHANNEL_FORMATS:
+            raise ValueError(f"stream {stream_id}: unknown channel format {fmt!r}")
+        with self._lock:
+            if stream_id in self._streams:
+                raise ValueError(f"stream id {stream_id} is already in {self.path}")
+            self._streams[stream_id] = StreamStats(fmt, nominal_srate)
+            self._append(stream_header_chunk(stream_id, info_xml))
+
+    def write_samples(self, stream_id: int, stamps: Sequence[float] | np.ndarray, values) -> None:
+        """Append samples; ``values`` is (n, channels) numeric or a list of string samples."""
+        n = len(stamps)
+        if n == 0:
+            return
+        stats = self._streams[stream_id]
+        if stats.fmt == "string":
+            data = string_samples_chunk(stream_id, stamps, values)
+        else:
+            data = numeric_samples_chunk(stream_id, stats.fmt, np.asarray(stamps, dtype=np.float64), values)
+        with self._lock:
+            if stats.first_timestamp is None:
+                stats.first_timestamp = float(stamps[0])
+            stats.last_timestamp = float(stamps[-1])
+            stats.sample_count += n
+            self._append(data)
+
+    def write_clock_offset(self, stream_id: int, collection_time: float, offset: float) -> None:
+        with self._lock:
+            self._streams[stream_id].clock_offsets.append((collection_time, offset))
+            self._append(clock_offset_chunk(stream_id, collection_time, offset))
+
+    def stats(self, stream_id: int) -> StreamStats:
+        return self._streams[stream_id]
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far, including what still waits in memory."""
+        return self._bytes_on_disk + len(self._buffer)
+
+    # -- disk ------------------------------------------------------------
+    def _append(self, data: bytes) -> None:
+        if self.closed:
+            raise ValueError(f"{self.path} is closed")
+        self._buffer += data
+        if len(self._buffer) >= self._max_buffer:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        view = memoryview(self._buffer)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._bytes_on_disk += len(self._buffer)
+        self._buffer = bytearray()
+
+    def flush(self, sync: bool = False) -> None:
+        """Write whole buffered chunks to the file (and a boundary chunk when due)."""
+        with self._lock:
+            if self.closed:
+                return
+            if time.monotonic() - self._last_boundary >= self._boundary_interval:
+                self._buffer += boundary_chunk()
+                self._last_boundary = time.monotonic()
+            if self._buffer:
+                self._write_out()
+            if sync:
+                os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Write a footer for every stream, flush, sync and close."""
+        with self._lock:
+            if self.closed:
+                return
+            self._buffer += boundary_chunk()
+            for stream_id, stats in self._streams.items():
+                self._buffer += stream_footer_chunk(stream_id, stats)
+        self.flush(sync=True)
+        with self._lock:
+            self.closed = True
+            os.close(self._fd)
+
+
+def stream_info_xml(name: str, type_: str, channel_count: int, nominal_srate: float, fmt: str,
+                    source_id: str = "", channels: Sequence[dict] | None = None) -> str:
+    """Stream header XML for a stream that does not come from LSL (e.g. ZeroMQ markers)."""
+    desc = ""
+    if channels:
+        items = "".join(
+            "<channel>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in ch.items()) + "</channel>"
+            for ch in channels
+        )
+        desc = f"<channels>{items}</channels>"
+    return (
+        '<?xml version="1.0"?><info>'
+        f"<name>{escape(name)}</name><type>{escape(type_)}</type>"
+        f"<channel_count>{channel_count}</channel_count>"
+        f"<nominal_srate>{nominal_srate!r}</nominal_srate>"
+        f"<channel_format>{fmt}</channel_format>"
+        f"<source_id>{escape(source_id)}</source_id>"
+        f"<created_at>0</created_at><desc>{desc}</desc></info>"
+    )

@@ -1,0 +1,1 @@
+"""Clocks and markers: the ZeroMQ marker bus and clock-offset estimation between hosts."""
