@@ -197,8 +197,9 @@ class XDFWriter:
             self._streams[stream_id].clock_offsets.append((collection_time, offset))
             self._append(clock_offset_chunk(stream_id, collection_time, offset))
 
-    def stats(self, stream_id: int) -> StreamStats:
-        return self._streams[stream_id]
+    def stats(self, stream_id: int) -> StreamStats | None:
+        """The running footer figures of a stream (None before its header is written)."""
+        return self._streams.get(stream_id)
 
     @property
     def size(self) -> int:

@@ -1,0 +1,107 @@
+"""``main.py record`` and ``main.py streams``: headless recording from the command line."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from acquisition.naming import BIDS_TEMPLATE, NamingError, SessionFields, bids_path, prepare_output
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    out = parser.add_argument_group("output file")
+    out.add_argument("--out", type=Path, help="exact .xdf path (instead of the BIDS fields)")
+    out.add_argument("--root", type=Path, default=Path("recordings"), help="folder for BIDS paths")
+    out.add_argument("--participant", "-p", default="P001")
+    out.add_argument("--session", "-s", default="01")
+    out.add_argument("--task", "-b", default="rest")
+    out.add_argument("--run", "-r", default="1")
+    out.add_argument("--acq", default="", help="optional acquisition label")
+    out.add_argument("--template", default=BIDS_TEMPLATE,
+                     help="LabRecorder-style template with %%p %%s %%b %%a %%r %%m")
+    out.add_argument("--on-exists", choices=["refuse", "rename"], default="refuse",
+                     help="an existing file is refused, or renamed aside to *_oldN (never overwritten)")
+
+
+def output_path(args: argparse.Namespace) -> Path:
+    if args.out is not None:
+        return prepare_output(args.out, args.on_exists)
+    fields = SessionFields(args.participant, args.session, args.task, str(args.run), args.acq)
+    return prepare_output(bids_path(args.root, fields, args.template), args.on_exists)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    rec = subparsers.add_parser("record", help="record LSL streams into one XDF file (headless)")
+    add_output_arguments(rec)
+    rec.add_argument("--query", "-q", action="append", default=[],
+                     help="LSL predicate selecting streams, e.g. \"type='GSR'\" (repeatable; default: all)")
+    rec.add_argument("--require", action="append", default=[],
+                     help="predicate that must match a stream before recording starts (repeatable)")
+    rec.add_argument("--allow-missing", action="store_true",
+                     help="start even if a required stream is missing (it joins when it appears)")
+    rec.add_argument("--duration", type=float, help="seconds to record (default: until Ctrl-C / SIGTERM)")
+    rec.add_argument("--wait", type=float, default=1.0, help="seconds to look for streams before starting")
+    rec.add_argument("--markers", default="tcp://127.0.0.1:5556",
+                     help="ZeroMQ endpoint to receive stimulus markers on ('off' to disable)")
+    rec.set_defaults(func=run_record)
+
+    streams = subparsers.add_parser("streams", help="list the LSL streams visible from here")
+    streams.add_argument("--query", "-q", action="append", default=[])
+    streams.add_argument("--wait", type=float, default=1.0)
+    streams.set_defaults(func=run_streams)
+
+
+def run_streams(args: argparse.Namespace) -> int:
+    from acquisition.discovery import QueryError, describe, resolve
+
+    try:
+        found = resolve(args.query, args.wait)
+    except QueryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not found:
+        print("no streams found")
+    for info in sorted(found, key=lambda i: (i.hostname(), i.name())):
+        print(f"{describe(info)}  source_id={info.source_id()!r}")
+    return 0
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    """Ctrl-C and SIGTERM end the recording cleanly (footers and all)."""
+    def handler(signum, frame):  # noqa: ARG001
+        stop.set()
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_record(args: argparse.Namespace) -> int:
+    from acquisition.discovery import QueryError, check_predicate, missing_required, resolve
+    from acquisition.session import record_session
+
+    try:
+        for predicate in args.require:
+            check_predicate(predicate)
+        found = resolve(args.query, args.wait)
+    except QueryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    missing = missing_required(found, args.require)
+    if missing:
+        names = ", ".join(missing)
+        if not args.allow_missing:
+            print(f"error: required stream(s) not found: {names} (use --allow-missing to start anyway)",
+                  file=sys.stderr)
+            return 3
+        print(f"warning: required stream(s) not found yet: {names}; they join when they appear",
+              file=sys.stderr)
+    try:
+        path = output_path(args)
+    except (NamingError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    install_stop_signals(stop)
+    markers = None if args.markers == "off" else args.markers
+    return record_session(path, args.query, found, stop, args.duration, markers, args.require)

@@ -1,0 +1,76 @@
+"""Finding LSL streams: predicates, identity, and the required-stream check.
+
+Queries are LSL XPath 1.0 predicates, as LabRecorderCLI takes them
+(``type='GSR'``, ``starts-with(source_id,'lab-')``). liblsl silently matches
+nothing for a malformed predicate, so every predicate is compiled with lxml
+first and a typo is reported instead of recording an empty file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pylsl
+from lxml import etree
+
+
+class QueryError(ValueError):
+    """A stream predicate is not valid XPath; the message quotes it."""
+
+
+def check_predicate(predicate: str) -> etree.XPath:
+    try:
+        return etree.XPath(f"/info[{predicate}]")
+    except etree.XPathError as exc:
+        raise QueryError(f"bad stream query {predicate!r}: {exc}") from exc
+
+
+def combine(queries: list[str]) -> str | None:
+    """One predicate matching any of the queries (None: every stream)."""
+    for query in queries:
+        check_predicate(query)
+    if not queries:
+        return None
+    return " or ".join(f"({q})" for q in queries)
+
+
+def matches(info_xml: str, predicate: str) -> bool:
+    """Whether a stream's info XML satisfies a predicate (evaluated here, not by liblsl)."""
+    root = etree.fromstring(info_xml.encode("utf-8"))
+    return bool(check_predicate(predicate)(root))
+
+
+@dataclass(frozen=True)
+class StreamKey:
+    """Identity of a stream across restarts of its source.
+
+    A stream with a source_id is the same stream when its source restarts on
+    the same host (liblsl's inlet recovers it); without one, each run of
+    the source is a new stream. Two hosts with same-named streams stay apart.
+    """
+
+    hostname: str
+    source_id: str
+    uid: str
+
+    @classmethod
+    def of(cls, info: pylsl.StreamInfo) -> "StreamKey":
+        source_id = info.source_id()
+        return cls(info.hostname(), source_id, "" if source_id else info.uid())
+
+
+def describe(info: pylsl.StreamInfo) -> str:
+    return f"{info.name()} ({info.type()}, {info.channel_count()} ch @ {info.nominal_srate():g} Hz, {info.hostname()})"
+
+
+def resolve(queries: list[str], wait: float = 1.0) -> list[pylsl.StreamInfo]:
+    """Streams visible now that match any query."""
+    predicate = combine(queries)
+    if predicate is None:
+        return pylsl.resolve_streams(wait)
+    return pylsl.resolve_bypred(predicate, 0, wait)
+
+
+def missing_required(found: list[pylsl.StreamInfo], required: list[str]) -> list[str]:
+    """The required predicates that no found stream satisfies."""
+    xmls = [info.as_xml() for info in found]
+    return [req for req in required if not any(matches(xml, req) for xml in xmls)]

@@ -1,0 +1,92 @@
+"""A headless recording from start to summary, with a progress line.
+
+Shared by ``main.py record`` and the demo, so both behave the same on
+signals, errors and the final summary.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, TextIO
+
+import pylsl
+
+from acquisition.recorder import Recorder, StreamStatus
+
+
+def format_size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def progress_line(recorder: Recorder, duration: float | None) -> str:
+    rows = recorder.status()
+    total = f"/{duration:.0f}" if duration else ""
+    counts = "  ".join(f"{r.name}:{r.samples}" for r in rows)
+    return f"recording {recorder.elapsed:6.1f}{total} s | {len(rows)} streams | " \
+           f"{format_size(recorder.writer.size)} | {counts}"
+
+
+def summary_table(rows: list[StreamStatus], seconds: float) -> str:
+    """Per stream: samples, nominal and measured rate, gaps; what a technician checks first."""
+    header = f"{'stream':<28} {'type':<16} {'host':<12} {'samples':>9} {'nominal':>8} {'measured':>9} {'gaps':>5}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        nominal = f"{r.nominal_srate:g}" if r.nominal_srate else "irreg"
+        gaps = f"{r.gaps}" + (f" ({r.gap_seconds:.2f}s)" if r.gaps else "")
+        line = f"{r.name[:28]:<28} {r.type[:16]:<16} {r.hostname[:12]:<12} {r.samples:>9} " \
+               f"{nominal:>8} {r.measured_srate:>9.2f} {gaps:>5}"
+        if r.error:
+            line += f"  ERROR: {r.error}"
+        lines.append(line)
+    lines.append(f"{len(rows)} streams, {seconds:.1f} s recorded")
+    return "\n".join(lines)
+
+
+def wait_for_stop(recorder: Recorder, stop: threading.Event, duration: float | None,
+                  out: TextIO = sys.stderr, tick: Callable[[], None] | None = None) -> None:
+    """Show progress until ``stop`` is set or ``duration`` has passed."""
+    interactive = out.isatty()
+    deadline = None if duration is None else time.monotonic() + duration
+    last_line = 0.0
+    while not stop.is_set():
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            break
+        stop.wait(0.5 if remaining is None else min(0.5, remaining))
+        if tick is not None:
+            tick()
+        now = time.monotonic()
+        if interactive:
+            out.write("\r" + progress_line(recorder, duration)[:150].ljust(150))
+            out.flush()
+        elif now - last_line >= 5.0:
+            out.write(progress_line(recorder, duration) + "\n")
+            last_line = now
+    if interactive:
+        out.write("\n")
+
+
+def record_session(path: Path, queries: list[str], initial: list[pylsl.StreamInfo],
+                   stop: threading.Event, duration: float | None, marker_endpoint: str | None,
+                   required: list[str] | None = None) -> int:
+    """Record until stopped; print the summary. Returns the process exit code."""
+    recorder = Recorder(path, queries)
+    try:
+        recorder.start(initial)
+    except OSError as exc:
+        print(f"error: cannot create {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"recording to {path}", file=sys.stderr)
+    try:
+        wait_for_stop(recorder, stop, duration)
+    finally:
+        rows = recorder.stop()
+    print(summary_table(rows, recorder.elapsed))
+    print(f"saved {path} ({format_size(path.stat().st_size)})")
+    return 0
