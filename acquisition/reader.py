@@ -101,6 +101,7 @@ class StreamReader(threading.Thread):
     def _run(self) -> None:
         inlet = pylsl.StreamInlet(self.info, max_buflen=360, recover=True)
         full = inlet.info(timeout=5.0)
+        inlet.open_stream(timeout=5.0)  # subscribe now: liblsl would otherwise wait for the first pull
         self.writer.add_stream(self.stream_id, full.as_xml(), self.fmt, self.nominal_srate)
         self.opened.set()
         max_samples = max(64, int(self.nominal_srate * 2) if self.nominal_srate > 0 else 1024)

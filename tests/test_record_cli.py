@@ -1,0 +1,165 @@
+"""``main.py record`` as a user runs it: signals, kill -9, and every kind of bad input."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pylsl
+import pytest
+import pyxdf
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def attune(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=kwargs.pop("cwd", ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+class Pusher(threading.Thread):
+    """A 500 Hz device pushing a counter, remembering the stamp of every sample."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(daemon=True)
+        self.outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Test", 2, 500.0, "float32", name))
+        self.stamps: list[float] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.halt.wait(0.01):
+            stamps = pylsl.local_clock() - np.arange(5)[::-1] * 0.002
+            self.outlet.push_chunk(np.arange(n, n + 5, dtype=np.float32).repeat(2).reshape(5, 2),
+                                   stamps.tolist())
+            self.stamps.extend(stamps)
+            n += 5
+
+
+def wait_for_data(path: Path, proc: subprocess.Popen, min_bytes: int = 20_000, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if path.exists() and path.stat().st_size > min_bytes:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{path} did not grow")
+
+
+def load(path: Path):
+    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=False, dejitter_timestamps=False)
+    return streams
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_ends_recording_with_footers(tmp_path, unique, sig):
+    pusher = Pusher(unique)
+    pusher.start()
+    out = tmp_path / "signal.xdf"
+    proc = attune("record", "--out", str(out), "--query", f"name='{unique}'", "--markers", "off")
+    wait_for_data(out, proc)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=10)
+    pusher.halt.set()
+    assert proc.returncode == 0, stderr
+    assert unique in stdout and "saved" in stdout
+    (stream,) = load(out)
+    footer = stream["footer"]["info"]
+    assert int(footer["sample_count"][0]) == len(stream["time_stamps"]) > 0
+    values = stream["time_series"][:, 0]
+    np.testing.assert_array_equal(np.diff(values), 1.0)  # no hole inside the recording
+
+
+def test_kill_9_leaves_a_loadable_file_up_to_the_last_second(tmp_path, unique):
+    pusher = Pusher(unique)
+    pusher.start()
+    out = tmp_path / "killed.xdf"
+    proc = attune("record", "--out", str(out), "--query", f"name='{unique}'", "--markers", "off")
+    wait_for_data(out, proc)
+    time.sleep(1.5)
+    killed_at = pylsl.local_clock()
+    proc.kill()
+    proc.wait(5)
+    pusher.halt.set()
+    (stream,) = load(out)
+    stamps = stream["time_stamps"]
+    assert "footer" not in stream or not stream.get("footer")
+    # Everything stamped up to one second before the kill is on disk, without holes.
+    expected = [s for s in pusher.stamps if stamps[0] <= s <= killed_at - 1.0]
+    assert len(expected) > 500
+    np.testing.assert_array_equal(stamps[: len(expected)], expected)
+
+
+def test_duration_and_summary(tmp_path, unique):
+    pusher = Pusher(unique)
+    pusher.start()
+    out = tmp_path / "timed.xdf"
+    proc = attune("record", "--out", str(out), "--query", f"name='{unique}'", "--duration", "1.5",
+                  "--markers", "off")
+    stdout, stderr = proc.communicate(timeout=20)
+    pusher.halt.set()
+    assert proc.returncode == 0, stderr
+    line = next(l for l in stdout.splitlines() if l.startswith(unique))
+    assert "500" in line.split()  # nominal rate column
+    (stream,) = load(out)
+    assert 1.0 < stream["time_stamps"][-1] - stream["time_stamps"][0] < 2.5
+
+
+def test_bad_predicate_is_refused_before_any_file(tmp_path):
+    out = tmp_path / "never.xdf"
+    proc = attune("record", "--out", str(out), "--query", "type='GSR", "--markers", "off")
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert "type='GSR" in stderr and "bad stream query" in stderr
+    assert not out.exists()
+
+
+def test_unwritable_output_is_refused(tmp_path, unique):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    out = blocker / "sub" / "rec.xdf"
+    proc = attune("record", "--out", str(out), "--query", f"name='{unique}'", "--duration", "1",
+                  "--markers", "off")
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert str(blocker) in stderr and "cannot create the output folder" in stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_existing_file_is_never_overwritten(tmp_path, unique):
+    out = tmp_path / "old.xdf"
+    out.write_bytes(b"XDF:precious")
+    proc = attune("record", "--out", str(out), "--query", f"name='{unique}'", "--duration", "0.5",
+                  "--markers", "off")
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 2 and "already exists" in stderr
+    assert out.read_bytes() == b"XDF:precious"
+    proc = attune("record", "--out", str(out), "--query", f"name='{unique}'", "--duration", "0.5",
+                  "--markers", "off", "--on-exists", "rename")
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0, stderr
+    assert (tmp_path / "old_old1.xdf").read_bytes() == b"XDF:precious"
+    assert out.read_bytes().startswith(b"XDF:") and out.stat().st_size > 12
+
+
+def test_missing_required_stream_refuses_to_start(tmp_path, unique):
+    out = tmp_path / "req.xdf"
+    proc = attune("record", "--out", str(out), "--require", f"name='{unique}_absent'", "--markers", "off")
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 3
+    assert f"{unique}_absent" in stderr and "--allow-missing" in stderr
+    assert not out.exists()
+
+
+def test_bad_device_config_names_file_and_field(tmp_path):
+    config = tmp_path / "devices.yaml"
+    config.write_text("eyetracker:\n  rate: 5000\n")
+    proc = attune("simulate", "--devices", str(config), "--duration", "0.1")
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert f"{config}: eyetracker.rate: must be at most 1200" in stderr
