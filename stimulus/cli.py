@@ -1,8 +1,153 @@
-"""Command-line sub-commands of the stimulus side (``main.py stimulus ...``)."""
+"""Command-line sub-commands of the stimulus side (``main.py stimulus ...``).
+
+    main.py stimulus --protocol infant_face_rating --screen 1
+    main.py stimulus --protocol emotion_training --windowed --simulate-participant --speed 10
+    main.py stimulus --list
+    main.py stimulus --export-faces faces/      # the built-in faces as PNGs + manifest.csv
+
+Also runnable alone: ``python -m stimulus.cli --protocol ...``.
+Exit status: 0 done, 1 bad input (the message names file and field), 3 ended with Escape.
+"""
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import sys
+from pathlib import Path
+
+from configs import ConfigError, use_lsl_config
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+EXIT_ABORTED = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to ``main.py``."""
+    parser = subparsers.add_parser(
+        "stimulus", help="run a stimulus protocol (face rating or emotion training)",
+        description="Show a protocol in the stimulus window and send a marker for every event.")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--protocol", metavar="NAME_OR_PATH",
+                        help="a protocol in configs/protocols (e.g. infant_face_rating) or a YAML path")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--screen", type=int, metavar="N", help="full screen on screen N (0 = primary; default)")
+    where.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    parser.add_argument("--size", default="1280x800", metavar="WxH", help="window size with --windowed")
+    parser.add_argument("--simulate-participant", action="store_true",
+                        help="answer automatically (demos, checks); no one needs to sit at the screen")
+    parser.add_argument("--bias", type=float, default=-3.0, metavar="POINTS",
+                        help="simulated participant: interpretation bias in rating points (default -3)")
+    parser.add_argument("--post-bias", type=float, default=2.0, metavar="POINTS",
+                        help="simulated participant: bias that training feedback moves toward (default 2)")
+    parser.add_argument("--noise", type=float, default=5.0, metavar="POINTS",
+                        help="simulated participant: judgement noise SD in rating points (default 5)")
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT,
+                        help=f"marker server to send to (default {DEFAULT_ENDPOINT})")
+    parser.add_argument("--no-markers", action="store_true", help="send no markers (rehearsal)")
+    parser.add_argument("--events-tsv", metavar="PATH",
+                        help="where to write the events TSV (default: <protocol>_<date-time>_events.tsv here)")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+                        help="divide every duration by X (demos and checks; 1 for real sessions)")
+    parser.add_argument("--seed", type=int, help="override the protocol's randomisation seed")
+    parser.add_argument("--list", action="store_true", help="list the shipped protocols and exit")
+    parser.add_argument("--export-faces", metavar="DIR",
+                        help="write the built-in faces as PNGs plus manifest.csv into DIR and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    use_lsl_config()
+    from stimulus.protocol import available_protocols, load_protocol
+
+    if args.list:
+        for name in available_protocols():
+            print(name)
+        return 0
+    if args.export_faces:
+        from stimulus.stimuli import export_builtin
+        from stimulus.window import ensure_app
+        ensure_app()
+        manifest = export_builtin(args.export_faces)
+        print(f"wrote the built-in faces and {manifest}")
+        return 0
+    if not args.protocol:
+        print("stimulus: --protocol is required (see --list)", file=sys.stderr)
+        return 1
+    if not args.speed > 0:
+        print(f"stimulus: --speed must be above 0, got {args.speed}", file=sys.stderr)
+        return 1
+    try:
+        protocol = load_protocol(args.protocol)
+        size = _size(args.size)
+    except (ConfigError, ValueError) as exc:
+        print(f"stimulus: {exc}", file=sys.stderr)
+        return 1
+
+    from stimulus.events_tsv import unique_path, write_events_tsv
+    from stimulus.participant import SimulatedParticipant
+    from stimulus.runner import run_protocol
+    from stimulus.window import ensure_app
+
+    stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    tsv = unique_path(Path(args.events_tsv or f"{protocol.slug}_{stamp}_events.tsv"))
+    participant = (SimulatedParticipant(bias=args.bias, post_bias=args.post_bias, noise=args.noise)
+                   if args.simulate_participant else None)
+    client = None
+    if not args.no_markers:
+        from sync.client import MarkerClient
+        client = MarkerClient(args.endpoint, sender_id="stimulus")
+    ensure_app()
+    print(f"{protocol.name}: {len(protocol.blocks)} block(s); markers "
+          f"{'off' if client is None else 'to ' + args.endpoint}; Escape ends the run")
+    try:
+        result = run_protocol(protocol, client, participant=participant, speed=args.speed, seed=args.seed,
+                              screen=args.screen, windowed=args.windowed, size=size)
+    except (ConfigError, ValueError, RuntimeError) as exc:
+        print(f"stimulus: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        undelivered = client.close() if client is not None else []
+    written = write_events_tsv(tsv, result.markers)
+    _report(result, written, undelivered)
+    return EXIT_ABORTED if result.aborted else 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1280x800, got {text!r}") from None
+    if w < 320 or h < 240:
+        raise ValueError(f"--size must be at least 320x240, got {text!r}")
+    return w, h
+
+
+def _report(result, tsv: Path, undelivered: list) -> None:
+    trials = result.trials
+    answered = sum(1 for t in trials if not t.timed_out)
+    print(f"{'ended early: ' if result.aborted else ''}{len(trials)} trials, {answered} answered; "
+          f"events in {tsv}")
+    if result.protocol.task == "rating":
+        for morph, value in result.mean_rating_by_morph().items():
+            print(f"  morph {morph:+.2f}: mean rating {value:5.1f}")
+    else:
+        for s in result.summaries:
+            print(f"  {s.block}: {100 * s.accuracy:.0f} % correct, final intensity {s.final_intensity:.2f}")
+    for problem in result.sink_errors:
+        print(f"  marker problem: {problem}", file=sys.stderr)
+    if undelivered:
+        print(f"  {len(undelivered)} markers were not confirmed by the marker server "
+              "(they are still in the events TSV)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stimulus.cli", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
