@@ -1,8 +1,147 @@
-"""Command-line sub-commands of the marker bus (``main.py markers ...``)."""
+"""Command-line sub-commands of the marker bus (``main.py markers ...``).
+
+    markers send EVENT [--field k=v ...] [--endpoint tcp://127.0.0.1:5556]
+    markers listen [--endpoint ...] [--allow-network] [--seconds N]
+
+``send`` waits until the server has recorded the marker (or says it was
+not delivered and exits 1), so a shell script can rely on it. ``listen``
+runs a marker server that prints what arrives, for checking an experiment
+script without a recording. Each parser sets ``func(args) -> int``.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import threading
+from typing import Any
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+
+
+def parse_field(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as JSON when it is JSON (3, 2.5, true, null, [1,2])
+    and as text otherwise, so ``stimulus=id3.png`` needs no quotes and ``code='"007"'`` stays text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        value = json.loads(raw, parse_constant=no_constants)
+    except ValueError:
+        value = raw
+    return key, value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to ``main.py``."""
+    markers = subparsers.add_parser("markers", help="send or watch stimulus markers (ZeroMQ marker bus)",
+                                    description="Stimulus markers over ZeroMQ, see docs/markers.md.")
+    sub = markers.add_subparsers(dest="markers_command", metavar="{send,listen}", required=True)
+
+    send = sub.add_parser("send", help="send one marker and wait until it is recorded")
+    send.add_argument("event", help="event name, e.g. trial_start")
+    send.add_argument("--field", "-f", action="append", default=[], type=parse_field, metavar="KEY=VALUE",
+                      help="a field of the marker (repeatable); JSON values are typed: morph=5")
+    send.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"server address (default {DEFAULT_ENDPOINT})")
+    send.add_argument("--sender-id", default="cli", help="sender id, names the recorded stream (default cli)")
+    send.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the server (default 3)")
+    send.set_defaults(func=run_send)
+
+    listen = sub.add_parser("listen", help="run a marker server that prints what arrives (nothing is recorded)")
+    listen.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"address to bind (default {DEFAULT_ENDPOINT})")
+    listen.add_argument("--allow-network", action="store_true",
+                        help="allow binding beyond loopback (e.g. tcp://0.0.0.0:5556) for a stimulus computer")
+    listen.add_argument("--no-relay", action="store_true", help="do not republish markers on LSL")
+    listen.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    listen.set_defaults(func=run_listen)
+
+
+def run_send(args: argparse.Namespace) -> int:
+    from .client import MarkerClient
+
+    try:
+        client = MarkerClient(args.endpoint, sender_id=args.sender_id)
+    except ValueError as exc:
+        print(f"markers send: {exc}", file=sys.stderr)
+        return 2
+    try:
+        seq = client.send(args.event, **dict(args.field))
+    except ValueError as exc:
+        client.close(0)
+        print(f"markers send: {exc}", file=sys.stderr)
+        return 2
+    undelivered = client.close(args.timeout)
+    if undelivered:
+        print(f"markers send: {args.event!r} (seq {seq}) was not delivered to {args.endpoint} "
+              f"within {args.timeout:g} s; is the server running?", file=sys.stderr)
+        return 1
+    print(f"{args.event} recorded by {args.endpoint} (sender {args.sender_id}, seq {seq})")
+    return 0
+
+
+class _PrintStream:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def push(self, stamps: list[float], values: list[list[str]]) -> None:
+        for stamp, value in zip(stamps, values):
+            print(f"{stamp:.6f} {self.name} {value[0]}", flush=True)
+
+    def clock_offset(self, collection_time: float, offset: float) -> None:
+        if self.name.startswith("AttuneMarkers-"):
+            print(f"{collection_time:.6f} {self.name} clock offset {offset * 1e3:+.3f} ms", flush=True)
+
+
+class PrintSink:
+    """A sink that prints markers (sender clock) and clock offsets instead of recording them."""
+
+    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> _PrintStream:
+        import xml.etree.ElementTree as ET
+
+        return _PrintStream(ET.fromstring(info_xml.split("?>", 1)[-1]).findtext("name") or "?")
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    from .server import MarkerServer
+
+    try:
+        server = MarkerServer(PrintSink(), args.endpoint, allow_network=args.allow_network,
+                              relay=not args.no_relay)
+    except ValueError as exc:
+        print(f"markers listen: {exc}", file=sys.stderr)
+        return 2
+    server.start()
+    print(f"listening on {server.endpoint} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        threading.Event().wait(args.seconds)
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    server.close_relay()
+    stats = server.stats()
+    rejected = {k: v for k, v in stats["rejected"].items() if v}
+    print(f"stored {stats['stored']} markers; duplicates dropped {stats['duplicates']}; "
+          f"rejected {rejected or 0}; lost {stats['lost'] or 0}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sync.cli markers ...`` (the same commands as ``main.py markers ...``)."""
+    import logging
+
+    from configs import use_lsl_config
+
+    use_lsl_config()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m sync.cli")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

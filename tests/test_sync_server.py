@@ -1,0 +1,401 @@
+"""The marker bus end to end: real ZeroMQ on 127.0.0.1, real LSL, real XDF files read with pyxdf."""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pylsl
+import pytest
+import pyxdf
+import zmq
+
+from acquisition.xdf_writer import XDFWriter
+from sync.cli import parse_field, register
+from sync.client import MarkerClient
+from sync.protocol import MAX_MESSAGE_BYTES
+from sync.server import MarkerServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class XdfSink:
+    """The marker server's sink interface over the real XDF writer."""
+
+    class Handle:
+        def __init__(self, writer: XDFWriter, stream_id: int) -> None:
+            self.writer, self.stream_id = writer, stream_id
+
+        def push(self, stamps, values) -> None:
+            self.writer.write_samples(self.stream_id, stamps, values)
+
+        def clock_offset(self, collection_time: float, offset: float) -> None:
+            self.writer.write_clock_offset(self.stream_id, collection_time, offset)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer = XDFWriter(path)
+        self.streams = 0
+
+    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> "XdfSink.Handle":
+        self.streams += 1
+        self.writer.add_stream(self.streams, info_xml, fmt, nominal_srate)
+        return self.Handle(self.writer, self.streams)
+
+    def load(self, synchronize_clocks: bool = False) -> dict[str, dict]:
+        """Close the file and read it back: streams by name."""
+        self.writer.close()
+        streams, _ = pyxdf.load_xdf(str(self.path), synchronize_clocks=synchronize_clocks,
+                                    dejitter_timestamps=False)
+        return {s["info"]["name"][0]: s for s in streams}
+
+
+def events(stream: dict) -> list[dict]:
+    return [json.loads(v[0]) for v in stream["time_series"]]
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> XdfSink:
+    return XdfSink(tmp_path / "markers.xdf")
+
+
+@pytest.fixture
+def server(sink: XdfSink):
+    srv = MarkerServer(sink, "tcp://127.0.0.1:*", offset_interval=0.5).start()
+    yield srv
+    srv.stop()
+    srv.close_relay()
+
+
+def wait_for(condition, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_markers_round_trip_into_xdf_with_fields_order_and_count(server, sink, unique):
+    mc = MarkerClient(server.endpoint, sender_id=unique)
+    sent: list[tuple[float | None, str, dict]] = []
+    for trial in range(1, 6):
+        sent.append((None, "trial_start", {"trial": trial, "block": 1}))
+        sent.append((None, "face_onset", {"stimulus": f"id{trial}_m05.png", "morph": 5, "valence": "ambiguous"}))
+        sent.append((None, "rating_onset", {"scale": [0, 100]}))
+        sent.append((pylsl.local_clock() - 0.01, "response", {"value": 63.0 + trial, "rt": 1.234, "ok": True}))
+    sent.insert(0, (None, "block_start", {"block": 1}))
+    sent.append((None, "block_end", {"block": 1, "note": "søvn ☺"}))
+    stamps = []
+    for stamp, event, fields in sent:
+        before = pylsl.local_clock()
+        seq = mc.send(event, timestamp=stamp, **fields) if stamp else mc.send(event, **fields)
+        stamps.append(stamp if stamp else before)
+        assert seq == len(stamps)
+    assert mc.close() == []
+    server.stop()
+    assert server.stats()["stored"] == len(sent)
+
+    streams = sink.load()
+    s = streams[f"AttuneMarkers-{unique}"]
+    info = s["info"]
+    assert (info["type"][0], info["channel_count"][0], info["channel_format"][0]) == ("Markers", "1", "string")
+    assert float(info["nominal_srate"][0]) == 0.0
+    assert info["source_id"][0] == f"attune-markers-{unique}"
+    got = events(s)
+    assert [g["seq"] for g in got] == list(range(1, len(sent) + 1))
+    for g, (_, event, fields) in zip(got, sent):
+        assert g == {"event": event, "seq": g["seq"], **fields}
+    # the sender's stamps, untouched: explicit ones exactly, automatic ones taken inside send()
+    for recorded, expected, (explicit, _, _) in zip(s["time_stamps"], stamps, sent):
+        if explicit:
+            assert recorded == explicit
+        else:
+            assert 0 <= recorded - expected < 0.005
+    assert len(s["clock_times"]) >= 1
+    clock = streams[f"AttuneMarkerClock-{unique}"]
+    record = json.loads(clock["time_series"][-1][0])
+    assert abs(record["offset"]) < 1e-3 and 0 < record["uncertainty"] < 1e-3 and record["exchanges"] >= 4
+
+
+def test_markers_are_relayed_on_lsl_on_the_server_clock(server, unique):
+    mc = MarkerClient(server.endpoint, sender_id=unique)
+    mc.send("hello")  # creates the relay outlet
+    found = pylsl.resolve_byprop("name", f"AttuneMarkerRelay-{unique}", 1, 5.0)
+    assert found, "relay outlet not visible on LSL"
+    inlet = pylsl.StreamInlet(found[0])
+    inlet.open_stream(5.0)
+    time.sleep(0.2)
+    stamps = [pylsl.local_clock()]
+    mc.send("face_onset", stimulus="id3_m05.png", morph=5)
+    samples = []
+    deadline = time.monotonic() + 5
+    while len(samples) < 1 and time.monotonic() < deadline:
+        sample, ts = inlet.pull_sample(timeout=0.2)
+        if sample and json.loads(sample[0])["event"] == "face_onset":
+            samples.append((json.loads(sample[0]), ts))
+    assert mc.close() == []
+    assert samples[0][0] == {"event": "face_onset", "seq": 2, "stimulus": "id3_m05.png", "morph": 5}
+    assert abs(samples[0][1] - stamps[0]) < 0.002  # one clock here: server stamp = sender stamp + ~0
+    assert found[0].source_id() == f"attune-marker-relay-{unique}"
+
+
+def test_server_restart_mid_stream_loses_and_duplicates_nothing(sink, unique):
+    srv = MarkerServer(sink, "tcp://127.0.0.1:*", relay=False).start()
+    endpoint = srv.endpoint
+    mc = MarkerClient(endpoint, sender_id=unique)
+    total = 300
+    done = threading.Event()
+
+    def send_all() -> None:
+        for i in range(total):
+            mc.send("tick", i=i)
+            time.sleep(0.002)
+        done.set()
+
+    sender = threading.Thread(target=send_all)
+    sender.start()
+    wait_for(lambda: srv.stats()["stored"] >= 60)
+    state = srv.stop()  # markers keep coming while nobody listens
+    time.sleep(0.3)
+    srv2 = MarkerServer(sink, endpoint, relay=False, resume=state).start()
+    sender.join()
+    assert mc.close(5.0) == []
+    srv2.stop()
+    got = events(sink.load()[f"AttuneMarkers-{unique}"])
+    assert [g["seq"] for g in got] == list(range(1, total + 1))
+    assert [g["i"] for g in got] == list(range(total))
+    assert srv2.stats()["lost"] == {}
+
+
+def test_server_restarted_into_a_new_file_splits_the_markers_exactly(tmp_path, unique):
+    first, second = XdfSink(tmp_path / "a.xdf"), XdfSink(tmp_path / "b.xdf")
+    srv = MarkerServer(first, "tcp://127.0.0.1:*", relay=False).start()
+    endpoint = srv.endpoint
+    mc = MarkerClient(endpoint, sender_id=unique)
+    for i in range(40):
+        mc.send("tick", i=i)
+    wait_for(lambda: srv.stats()["stored"] == 40)
+    srv.stop()  # a fresh server, knowing nothing of the first
+    for i in range(40, 80):
+        mc.send("tick", i=i)
+    time.sleep(0.2)
+    srv2 = MarkerServer(second, endpoint, relay=False).start()
+    assert mc.close(5.0) == []
+    srv2.stop()
+    a = events(first.load()[f"AttuneMarkers-{unique}"])
+    b = events(second.load()[f"AttuneMarkers-{unique}"])
+    assert [g["i"] for g in a + b] == list(range(80))
+
+
+def test_loss_is_reported_with_the_sequence_numbers(tmp_path, unique):
+    """A client whose queue overflows while no server runs names exactly what it gave up."""
+    probe = zmq.Context.instance().socket(zmq.ROUTER)
+    port = probe.bind_to_random_port("tcp://127.0.0.1")
+    probe.close(0)  # a free port with nobody listening yet
+    endpoint = f"tcp://127.0.0.1:{port}"
+    mc = MarkerClient(endpoint, sender_id=unique, max_pending=10)
+    for i in range(25):
+        mc.send("tick", i=i)
+    time.sleep(0.1)
+    sink = XdfSink(tmp_path / "m.xdf")
+    srv = MarkerServer(sink, endpoint, relay=False).start()
+    undelivered = mc.close(5.0)
+    srv.stop()
+    assert [m.seq for m in undelivered] == list(range(1, 16))
+    assert [g["seq"] for g in events(sink.load()[f"AttuneMarkers-{unique}"])] == list(range(16, 26))
+
+
+def test_a_gap_in_a_senders_numbering_is_reported_exactly(server, sink, unique):
+    """Raw sender skipping seqs: the server records the rest in order and names the gap."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(server.endpoint)
+    server.gap_timeout = 0.2
+
+    def send(seq: int, floor: int = 1) -> None:
+        sock.send_json({"v": 1, "type": "marker", "sender": unique, "session": "raw1", "seq": seq,
+                        "floor": floor, "t": 100.0 + seq, "event": "tick", "fields": {}})
+
+    for seq in (1, 2, 5, 6, 2):
+        send(seq)
+    send(9, floor=8)  # the sender gave up 7 and still holds 8
+    send(8, floor=8)
+    send(11, floor=10)  # 10 never comes: given up after the gap timeout
+    wait_for(lambda: server.stats()["stored"] == 7)
+    sock.close()
+    server.stop()
+    stats = server.stats()
+    assert stats["lost"] == {unique: [(3, 4), (7, 7), (10, 10)]}
+    assert stats["duplicates"] == 1
+    got = [g["seq"] for g in events(sink.load()[f"AttuneMarkers-{unique}"])]
+    assert got == [1, 2, 5, 6, 8, 9, 11]
+
+
+def test_each_kind_of_malformed_message_is_rejected_and_counted(server, sink, unique, caplog):
+    caplog.set_level(logging.WARNING, logger="attune.sync.server")
+    good = MarkerClient(server.endpoint, sender_id=unique)
+    good.send("before")
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(server.endpoint)
+    base = {"v": 1, "type": "marker", "sender": "bad", "session": "b1", "seq": 1, "floor": 1,
+            "t": 1.0, "event": "x", "fields": {}}
+    bad = {
+        "oversized": [json.dumps({**base, "fields": {"pad": "x" * MAX_MESSAGE_BYTES}}).encode()],
+        "multipart": [b"{}", b"{}"],
+        "not_utf8": [b'{"v": 1, "event": "\xc3\x28"}'],
+        "not_json": [b"{'v': 1}"],
+        "not_object": [b'"marker"'],
+        "unknown_version": [json.dumps({**base, "v": 99}).encode()],
+        "unknown_type": [json.dumps({**base, "type": "reset"}).encode()],
+        "missing_field": [json.dumps({k: v for k, v in base.items() if k != "t"}).encode()],
+        "unknown_field": [json.dumps({**base, "extra": 1}).encode()],
+        "wrong_type": [json.dumps({**base, "seq": "1"}).encode()],
+        "bad_value": [json.dumps({**base, "event": "two words"}).encode()],
+    }
+    for frames in bad.values():
+        sock.send_multipart(frames)
+        good.send("between")
+    wait_for(lambda: sum(server.stats()["rejected"].values()) == len(bad))
+    assert good.close() == []
+    sock.close()
+    server.stop()
+    stats = server.stats()
+    assert stats["rejected"] == {reason: 1 for reason in bad}
+    assert stats["stored"] == 1 + len(bad)  # nothing else was lost
+    for reason in bad:
+        assert any(reason in r.getMessage() for r in caplog.records), reason
+    streams = sink.load()
+    assert "AttuneMarkers-bad" not in streams
+    assert [g["event"] for g in events(streams[f"AttuneMarkers-{unique}"])] == ["before"] + ["between"] * len(bad)
+
+
+def test_send_never_waits_for_the_network_and_close_reports_undelivered(unique):
+    probe = zmq.Context.instance().socket(zmq.ROUTER)
+    port = probe.bind_to_random_port("tcp://127.0.0.1")
+    probe.close(0)
+    mc = MarkerClient(f"tcp://127.0.0.1:{port}", sender_id=unique)
+    t = time.perf_counter()
+    for i in range(200):
+        mc.send("tick", i=i)
+    assert (time.perf_counter() - t) / 200 < 0.001
+    with pytest.raises(ValueError, match="reserved"):
+        mc.send("tick", seq=3)
+    t = time.monotonic()
+    undelivered = mc.close(0.3)
+    assert time.monotonic() - t < 1.5
+    assert [m.seq for m in undelivered] == list(range(1, 201))
+    with pytest.raises(RuntimeError):
+        mc.send("late")
+
+
+def test_cli_sends_a_typed_marker(server, sink, unique):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "sync.cli", "markers", "send", "trial_start", "--field", "trial=3",
+         "-f", "stimulus=id3_m05.png", "-f", "rt=1.5", "--endpoint", server.endpoint, "--sender-id", unique],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    server.stop()
+    got = events(sink.load()[f"AttuneMarkers-{unique}"])
+    assert got == [{"event": "trial_start", "seq": 1, "trial": 3, "stimulus": "id3_m05.png", "rt": 1.5}]
+
+
+def test_cli_registers_markers_send():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["markers", "send", "response", "--field", "value=63", "--field", 'code="007"'])
+    assert args.func.__name__ == "run_send" and args.endpoint == "tcp://127.0.0.1:5556"
+    assert dict(args.field) == {"value": 63, "code": "007"}
+    assert parse_field("note=hello world") == ("note", "hello world")
+
+
+def test_server_refuses_a_network_endpoint_unless_asked(sink):
+    with pytest.raises(ValueError, match="allow_network"):
+        MarkerServer(sink, "tcp://0.0.0.0:5556")
+
+
+# -- clocks of two machines --------------------------------------------------
+
+def lsl_minus_boottime() -> float:
+    """pylsl.local_clock() - CLOCK_BOOTTIME, from the tightest of 50 bracketed readings (< 1 us).
+
+    A time namespace shifts the monotonic clock (and so LSL's) but not
+    CLOCK_BOOTTIME, so this difference between two processes is their true
+    LSL clock offset.
+    """
+    best = (float("inf"), 0.0)
+    for _ in range(50):
+        b1 = time.clock_gettime(time.CLOCK_BOOTTIME)
+        mono = pylsl.local_clock()
+        b2 = time.clock_gettime(time.CLOCK_BOOTTIME)
+        best = min(best, (b2 - b1, mono - (b1 + b2) / 2))
+    return best[1]
+
+
+SENDER_SCRIPT = "import time\nimport pylsl\n" + inspect.getsource(lsl_minus_boottime) + textwrap.dedent("""
+    import json, sys, time
+    from sync.client import MarkerClient
+    import pylsl
+    ref = lsl_minus_boottime()
+    mc = MarkerClient(sys.argv[1], sender_id=sys.argv[2])
+    stamps = []
+    for i in range(40):
+        stamps.append(pylsl.local_clock())
+        mc.send("tick", timestamp=stamps[-1], i=i)
+        time.sleep(0.025)
+    left = mc.close(5.0)
+    print(json.dumps({"ref": ref, "stamps": stamps, "undelivered": len(left)}))
+""")
+
+
+def time_namespace_works() -> str | None:
+    try:
+        done = subprocess.run(["unshare", "--time", "--monotonic", "1000", "--fork", "true"],
+                              capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare not available: {exc}"
+    if done.returncode != 0:
+        return f"time namespaces not permitted here: {done.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+def test_clock_sync_across_a_real_clock_difference(tmp_path, unique):
+    """Sender's monotonic clock 1000 s ahead (time namespace); after pyxdf sync, within 100 us."""
+    reason = time_namespace_works()
+    if reason:
+        pytest.skip(reason)
+    sink = XdfSink(tmp_path / "ns.xdf")
+    srv = MarkerServer(sink, "tcp://127.0.0.1:*", relay=False, offset_interval=0.3).start()
+    ref = lsl_minus_boottime()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(["unshare", "--time", "--monotonic", "1000", "--fork", sys.executable, "-c",
+                           SENDER_SCRIPT, srv.endpoint, unique],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    srv.stop()
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["undelivered"] == 0
+    # the true offset, measured through a clock the namespace does not shift (CLOCK_BOOTTIME)
+    truth = ref - report["ref"]
+    assert truth == pytest.approx(-1000.0, abs=1e-5)
+
+    raw = sink.load()[f"AttuneMarkers-{unique}"]
+    assert list(raw["time_stamps"]) == report["stamps"]
+    synced = pyxdf.load_xdf(str(sink.path), synchronize_clocks=True, dejitter_timestamps=False)[0]
+    s = next(x for x in synced if x["info"]["name"][0] == f"AttuneMarkers-{unique}")
+    errors = [abs(got - (sent + truth)) for got, sent in zip(s["time_stamps"], report["stamps"])]
+    assert len(errors) == 40
+    print("SYNCERR", max(errors), truth, len(s["clock_times"]))
+    assert max(errors) < 100e-6, f"max sync error {max(errors) * 1e6:.1f} us"
+    offsets = [json.loads(v[0]) for v in next(
+        x for x in synced if x["info"]["name"][0] == f"AttuneMarkerClock-{unique}")["time_series"]]
+    assert all(abs(o["offset"] - truth) <= max(o["uncertainty"], 100e-6) for o in offsets)
