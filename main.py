@@ -67,7 +67,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     import acquisition.cli
+    import acquisition.player_cli
+    import analysis.cli
     import devices.cli
+    import gui.cli
     import stimulus.cli
     import sync.cli
 
@@ -77,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     add_demo_parser(sub)
-    for module in (devices.cli, acquisition.cli, sync.cli, stimulus.cli):
+    for module in (devices.cli, acquisition.cli, sync.cli, stimulus.cli, gui.cli,
+                   acquisition.player_cli, analysis.cli):
         module.register(sub)
     return parser
 

@@ -1,0 +1,1 @@
+"""Offline analysis of Attune recordings: per-trial tables, summaries and plots."""
