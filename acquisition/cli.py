@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--wait", type=float, default=1.0, help="seconds to look for streams before starting")
     rec.add_argument("--markers", default="tcp://127.0.0.1:5556",
                      help="ZeroMQ endpoint to receive stimulus markers on ('off' to disable)")
+    rec.add_argument("--markers-allow-network", action="store_true",
+                     help="let the marker endpoint bind beyond loopback (stimulus on another computer)")
     rec.set_defaults(func=run_record)
 
     streams = subparsers.add_parser("streams", help="list the LSL streams visible from here")
@@ -104,4 +106,5 @@ def run_record(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_stop_signals(stop)
     markers = None if args.markers == "off" else args.markers
-    return record_session(path, args.query, found, stop, args.duration, markers, args.require)
+    return record_session(path, args.query, found, stop, args.duration, markers, args.require,
+                          allow_network=args.markers_allow_network)

@@ -33,6 +33,15 @@ def combine(queries: list[str]) -> str | None:
     return " or ".join(f"({q})" for q in queries)
 
 
+def selection(queries: list[str], exclude: list[str] | None = None) -> str | None:
+    """One predicate: any of ``queries`` and none of ``exclude`` (None: every stream)."""
+    include = combine(queries)
+    for predicate in exclude or []:
+        check_predicate(predicate)
+    parts = ([f"({include})"] if include else []) + [f"not({p})" for p in exclude or []]
+    return " and ".join(parts) or None
+
+
 def matches(info_xml: str, predicate: str) -> bool:
     """Whether a stream's info XML satisfies a predicate (evaluated here, not by liblsl)."""
     root = etree.fromstring(info_xml.encode("utf-8"))

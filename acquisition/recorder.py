@@ -14,10 +14,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pylsl
 
-from acquisition.discovery import StreamKey, combine, describe
+from acquisition.discovery import StreamKey, describe, matches, selection
 from acquisition.reader import Listener, StreamReader
 from acquisition.xdf_writer import XDFWriter
 
@@ -67,10 +68,11 @@ class ExternalStream:
 
 class Recorder:
     def __init__(self, path: str | Path, queries: list[str] | None = None, *,
-                 resolve_interval: float = 1.0, flush_interval: float = 0.5,
+                 exclude: list[str] | None = None, resolve_interval: float = 1.0, flush_interval: float = 0.5,
                  poll_interval: float = 0.1) -> None:
         self.queries = list(queries or [])
-        self.predicate = combine(self.queries)  # validates before any file exists
+        # validated before any file exists; ``exclude`` keeps out e.g. this server's own marker relay
+        self.predicate = selection(self.queries, exclude)
         self.path = Path(path)
         self.resolve_interval = resolve_interval
         self.flush_interval = flush_interval
@@ -97,7 +99,8 @@ class Recorder:
         else:
             self._resolver = pylsl.ContinuousResolver(pred=self.predicate, forget_after=5.0)
         for info in initial or []:
-            self._add_reader(info)
+            if self.predicate is None or matches(info.as_xml(), self.predicate):
+                self._add_reader(info)
         self._housekeeper = threading.Thread(target=self._housekeep, name="recorder-housekeeping", daemon=True)
         self._housekeeper.start()
 
@@ -125,15 +128,16 @@ class Recorder:
         return self.writer is not None and not self._stop.is_set()
 
     # -- streams ---------------------------------------------------------
-    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float, name: str = "",
-                   type_: str = "Markers") -> ExternalStream:
+    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> ExternalStream:
         """Open a stream fed from outside LSL (the marker server's sink interface)."""
         assert self.writer is not None, "start() the recorder first"
+        header = ElementTree.fromstring(info_xml)
         with self._lock:
             stream_id = self._next_id
             self._next_id += 1
         self.writer.add_stream(stream_id, info_xml, fmt, nominal_srate)
-        stream = ExternalStream(self.writer, stream_id, name or f"stream {stream_id}", type_)
+        stream = ExternalStream(self.writer, stream_id, header.findtext("name") or f"stream {stream_id}",
+                                header.findtext("type") or "")
         self.external.append(stream)
         return stream
 

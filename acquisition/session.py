@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 import pylsl
+import zmq
 
 from acquisition.recorder import Recorder, StreamStatus
+from sync.protocol import check_endpoint
+from sync.server import MarkerServer
+from sync.streams import RELAY_PREDICATE
 
 
 def format_size(n: float) -> str:
@@ -72,21 +76,72 @@ def wait_for_stop(recorder: Recorder, stop: threading.Event, duration: float | N
         out.write("\n")
 
 
+def marker_report(stats: dict) -> str:
+    """One line on the marker bus: what came, what was refused or lost, and why."""
+    line = f"markers: {stats['stored']} recorded from {len(stats['senders'])} sender(s)"
+    if stats["duplicates"]:
+        line += f", {stats['duplicates']} resent copies dropped"
+    rejected = {why: n for why, n in stats["rejected"].items() if n}
+    if rejected:
+        line += ", rejected " + ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
+    for sender, ranges in stats["lost"].items():
+        if ranges:
+            seqs = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
+            line += f"; LOST from {sender}: seq {seqs}"
+    return line
+
+
+def start_marker_server(recorder: Recorder, endpoint: str, allow_network: bool = False) -> MarkerServer:
+    """Markers received on ``endpoint`` go into the recording (and out again on LSL)."""
+    return MarkerServer(recorder, endpoint, allow_network=allow_network).start()
+
+
 def record_session(path: Path, queries: list[str], initial: list[pylsl.StreamInfo],
                    stop: threading.Event, duration: float | None, marker_endpoint: str | None,
-                   required: list[str] | None = None) -> int:
-    """Record until stopped; print the summary. Returns the process exit code."""
-    recorder = Recorder(path, queries)
+                   required: list[str] | None = None, allow_network: bool = False,
+                   on_started: Callable[[Recorder, MarkerServer | None], None] | None = None) -> int:
+    """Record until stopped; print the summary. Returns the process exit code.
+
+    With ``marker_endpoint`` a marker server records the stimulus markers in
+    the same file; its own LSL relay is left out so no marker is stored twice.
+    ``on_started`` runs once recording has begun (the demo starts its task there).
+    """
+    exclude = [RELAY_PREDICATE] if marker_endpoint else []
+    if marker_endpoint:
+        try:
+            check_endpoint(marker_endpoint, allow_network)
+        except ValueError as exc:
+            print(f"error: --markers: {exc}", file=sys.stderr)
+            return 2
+    recorder = Recorder(path, queries, exclude=exclude)
     try:
         recorder.start(initial)
     except OSError as exc:
         print(f"error: cannot create {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    server = None
+    try:
+        if marker_endpoint:
+            server = start_marker_server(recorder, marker_endpoint, allow_network)
+            print(f"markers: listening on {server.endpoint}", file=sys.stderr)
+    except zmq.ZMQError as exc:
+        recorder.stop()
+        path.unlink()  # nothing was recorded yet; leave no file behind a failed start
+        print(f"error: cannot receive markers on {marker_endpoint}: {exc} "
+              "(another recording running? use --markers with another port, or 'off')", file=sys.stderr)
+        return 2
     print(f"recording to {path}", file=sys.stderr)
     try:
+        if on_started is not None:
+            on_started(recorder, server)
         wait_for_stop(recorder, stop, duration)
     finally:
+        if server is not None:  # markers first: an ack means "in the file"
+            server.stop()
+            server.close_relay()
         rows = recorder.stop()
     print(summary_table(rows, recorder.elapsed))
+    if server is not None:
+        print(marker_report(server.stats()))
     print(f"saved {path} ({format_size(path.stat().st_size)})")
     return 0

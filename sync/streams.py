@@ -46,6 +46,10 @@ def relay_source_id(sender: str) -> str:
     return f"attune-marker-relay-{sender}"
 
 
+# LSL predicate for every relay outlet: a recorder fed by its own server leaves these out.
+RELAY_PREDICATE = "starts-with(source_id,'attune-marker-relay-')"
+
+
 def _add(parent: ET.Element, tag: str, value: Any = None) -> ET.Element:
     child = ET.SubElement(parent, tag)
     if value is not None:
