@@ -27,7 +27,12 @@ from PyQt6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QR
 #: Colour of lips and mouth interior; nothing else on the face is this dark and this red,
 #: which keeps the mouth measurable in the pixels.
 LIP = QColor(178, 62, 72)
+LIP_ON_DARK = QColor(122, 32, 50)  # the same red, darker, so the mouth stays visible on dark skin
 MOUTH_INSIDE = QColor(105, 28, 40)
+
+
+def lip_colour(skin: QColor) -> QColor:
+    return LIP_ON_DARK if skin.lightness() < 150 else LIP
 
 
 @dataclass(frozen=True)
@@ -327,7 +332,7 @@ def _mouth(p: QPainter, m: float, happy: float, sad: float, skin: QColor) -> Non
     corner_y = y0 - 0.034 * m
     mid_y = y0 + 0.016 * m
     opening = 0.105 * max(0.0, max(happy, sad) - 0.35) / 0.65
-    share_up = 0.18 if m > 0 else 0.42  # laughing drops the jaw; crying also lifts the upper lip
+    share_up = 0.10 if m > 0 else 0.42  # laughing drops the jaw; crying also lifts the upper lip
     left = QPointF(CX - half, corner_y)
     right = QPointF(CX + half, corner_y)
     top_mid = mid_y - opening * share_up
@@ -335,16 +340,17 @@ def _mouth(p: QPainter, m: float, happy: float, sad: float, skin: QColor) -> Non
     if sad > 0.35:  # a crying mouth squares off: a flatter, wider lower lip
         bottom_mid -= 0.25 * opening * (sad - 0.35)
 
+    lip = lip_colour(skin)
     if opening > 0.002:
         path = QPainterPath(left)
         _lip_curve(path, left, top_mid, right)
         _lip_curve(path, right, bottom_mid, left)
         path.closeSubpath()
-        p.setPen(_pen(LIP, 0.012))
+        p.setPen(_pen(lip, 0.012))
         p.setBrush(MOUTH_INSIDE)
         p.drawPath(path)
     else:
-        p.setPen(_pen(LIP, 0.013))
+        p.setPen(_pen(lip, 0.015))
         p.setBrush(Qt.BrushStyle.NoBrush)
         path = QPainterPath(left)
         _lip_curve(path, left, mid_y, right)

@@ -72,13 +72,14 @@ def screens(protocol_name: str = "infant_face_rating", training_name: str = "emo
     }
 
 
-def morph_strip(identity: str = "A", levels: int = 9, size: int = 200) -> QImage:
-    """One identity along the whole continuum, sad to happy, side by side."""
-    strip = QImage(size * levels, size, QImage.Format.Format_ARGB32_Premultiplied)
+def morph_strip(identities: tuple[str, ...] = ("A", "D", "F"), levels: int = 9, size: int = 200) -> QImage:
+    """Faces along the whole continuum, sad (left) to happy (right), one row per identity."""
+    strip = QImage(size * levels, size * len(identities), QImage.Format.Format_ARGB32_Premultiplied)
     strip.fill(QColor("#808080"))
     painter = QPainter(strip)
-    for i, m in enumerate(faces.morph_levels(levels)):
-        painter.drawImage(i * size, 0, faces.render_face(identity, m, size))
+    for row, ident in enumerate(identities):
+        for i, m in enumerate(faces.morph_levels(levels)):
+            painter.drawImage(i * size, row * size, faces.render_face(ident, m, size))
     painter.end()
     return strip
 
