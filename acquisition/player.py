@@ -1,0 +1,377 @@
+"""Replay an XDF recording as live LSL streams, with the original timing.
+
+    player = Player("sub-01_task-rating.xdf", streams=["Gaze", "Markers"], speed=2.0)
+    player.open()            # outlets appear on the network (viewers can connect)
+    player.play()            # samples flow; play() again after pause() resumes
+    player.seek(120.0)       # session seconds, also while playing
+    player.position, player.duration, player.state
+    player.close()
+
+Public API (what a control panel needs): ``open``, ``play``, ``pause``,
+``seek``, ``stop``/``close``, ``wait``, the ``speed`` and ``loop`` attributes,
+and the read-only ``position``, ``duration``, ``state``, ``streams``.
+
+Every stream is re-published with its stored header (name, type, channel
+count and format, source_id, the whole ``desc``). Session time is the
+recorder's clock (each stream's stamps plus its recorded clock offsets)
+minus the first sample of the selected streams, so streams from several
+hosts stay aligned. Each sample is pushed with the stamp
+``anchor_clock + (session_time - anchor_position) / speed`` on this machine's
+LSL clock, so a recording of the replay has the original content and
+relative timing whatever the scheduling jitter of the push itself.
+
+Samples are decoded one chunk at a time from an index of the file
+(``acquisition.xdf_index``), a fraction of a second ahead of the play
+position: memory stays flat and an hour-long file starts in about a second.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import xml.etree.ElementTree as ET
+from bisect import bisect_right
+from collections import deque
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pylsl
+
+from acquisition.xdf_index import ChunkReader, StreamIndex, XDFError, build_index
+
+log = logging.getLogger(__name__)
+
+SPEED_RANGE = (0.1, 20.0)
+STOPPED, PAUSED, PLAYING, FINISHED = "stopped", "paused", "playing", "finished"
+
+
+def stream_info_from_header(header_xml: str) -> pylsl.StreamInfo:
+    """An LSL StreamInfo with the stored header's identity fields and a copy of its ``desc``."""
+    root = ET.fromstring(header_xml)
+
+    def text(tag: str, default: str = "") -> str:
+        node = root.find(tag)
+        return (node.text or default).strip() if node is not None else default
+
+    info = pylsl.StreamInfo(text("name"), text("type"), int(text("channel_count", "1")),
+                            float(text("nominal_srate", "0")), text("channel_format", "float32"),
+                            text("source_id"))
+    desc = root.find("desc")
+    if desc is not None:
+        _copy_children(desc, info.desc())
+    return info
+
+
+def _copy_children(src: ET.Element, dst: pylsl.XMLElement) -> None:
+    for child in src:
+        if len(child) == 0:
+            dst.append_child_value(child.tag, (child.text or "").strip())
+        else:
+            _copy_children(child, dst.append_child(child.tag))
+
+
+class _Lane:
+    """One stream being replayed: its outlet, chunk cursor and the decoded samples ahead."""
+
+    def __init__(self, stream: StreamIndex, t0: float) -> None:
+        self.stream = stream
+        self.t0 = t0
+        self.outlet: pylsl.StreamOutlet | None = None
+        self.is_string = stream.channel_format == "string"
+        # session time of each chunk's first sample (NaN: implicit, decode to know)
+        first = np.asarray(stream.first_stamps, dtype=float)
+        self.chunk_starts = first + stream.clock_offset(first) - t0
+        self.cursor = 0
+        self.previous_stamp = 0.0
+        self.pending: deque[tuple[np.ndarray, object]] = deque()  # (session times, values)
+        self.decoded_until = -np.inf
+        self.skip_before = -np.inf
+        self.pushed = 0
+
+    def seek(self, position: float) -> None:
+        starts = np.nan_to_num(self.chunk_starts, nan=-np.inf)
+        self.cursor = max(0, bisect_right(starts.tolist(), position) - 1)
+        self.pending.clear()
+        self.decoded_until = -np.inf
+        self.skip_before = position
+        self.previous_stamp = 0.0
+
+    def fill(self, reader: ChunkReader, horizon: float) -> None:
+        """Decode chunks until the samples ahead reach ``horizon`` (session seconds)."""
+        s = self.stream
+        while self.decoded_until < horizon and self.cursor < s.chunk_count:
+            stamps, values = reader.decode(s, self.cursor, self.previous_stamp)
+            self.cursor += 1
+            if len(stamps) == 0:
+                continue
+            self.previous_stamp = float(stamps[-1])
+            times = stamps + s.clock_offset(stamps) - self.t0
+            keep = times >= self.skip_before
+            if not keep.all():
+                idx = np.nonzero(keep)[0]
+                times = times[idx]
+                values = values[idx] if not self.is_string else [values[i] for i in idx]
+            if len(times):
+                self.pending.append((times, values))
+                self.decoded_until = float(times[-1])
+
+    @property
+    def exhausted(self) -> bool:
+        return not self.pending and self.cursor >= self.stream.chunk_count
+
+    def next_time(self) -> float:
+        return float(self.pending[0][0][0]) if self.pending else np.inf
+
+    def push_due(self, position: float, to_clock) -> None:
+        """Push every pending sample at or before ``position``, stamped on the replay clock."""
+        while self.pending:
+            times, values = self.pending[0]
+            k = int(np.searchsorted(times, position, side="right"))
+            if k == 0:
+                return
+            stamps = to_clock(times[:k])
+            chunk = values[:k]
+            if self.outlet is not None:
+                self.outlet.push_chunk(chunk if not self.is_string else list(chunk), stamps.tolist())
+            self.pushed += k
+            if k == len(times):
+                self.pending.popleft()
+            else:
+                self.pending[0] = (times[k:], values[k:])
+                return
+
+
+class Player:
+    """Re-publishes an XDF file's streams on LSL in real time (scaled by ``speed``)."""
+
+    def __init__(self, path: str | os.PathLike, streams: Sequence[str] | None = None, *,
+                 speed: float = 1.0, start: float = 0.0, loop: bool = False,
+                 lookahead: float = 0.2) -> None:
+        """Index the file and choose streams by name or type; raises XDFError or ValueError.
+
+        Nothing is published until ``open()`` (or ``play()``).
+        """
+        self.path = Path(path)
+        self.index = build_index(self.path)
+        chosen = [s for s in self.index.streams.values()
+                  if not streams or any(s.matches(sel) for sel in streams)]
+        if streams:
+            unknown = [sel for sel in streams if not any(s.matches(sel) for s in self.index.streams.values())]
+            if unknown:
+                known = ", ".join(f"{s.name} ({s.type})" for s in self.index.streams.values())
+                raise ValueError(f"{self.path}: no stream named or typed {', '.join(map(repr, unknown))}; "
+                                 f"the file has: {known or 'no streams'}")
+        chosen = [s for s in chosen if s.chunk_count]
+        if not chosen:
+            raise XDFError(f"{self.path}: no samples to replay in the selected streams")
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._quit = threading.Event()
+        self._finished = threading.Event()
+        self._state = STOPPED
+        self._reader = ChunkReader(self.path)
+        t_first, t_last = [], []
+        for s in chosen:
+            first, last = self._reader.first_stamp(s), self._reader.last_stamp(s)
+            t_first.append(first + float(s.clock_offset(np.array([first]))[0]))
+            t_last.append(last + float(s.clock_offset(np.array([last]))[0]))
+        self.t0 = min(t_first)
+        self._duration = max(t_last) - self.t0
+        self._lanes = [_Lane(s, self.t0) for s in chosen]
+        self.speed = speed
+        self.loop = loop
+        self.lookahead = lookahead
+        self.start_position = self._clamp(start)
+        self._position = self.start_position
+        self._anchor_clock = 0.0
+        self._anchor_position = self._position
+        self._thread: threading.Thread | None = None
+        self.laps = 0
+        self.error: str | None = None
+
+    # -- read-only state ---------------------------------------------------
+    @property
+    def streams(self) -> list[StreamIndex]:
+        """The selected streams (name, type, header_xml, ...)."""
+        return [lane.stream for lane in self._lanes]
+
+    @property
+    def duration(self) -> float:
+        """Session seconds from the first to the last sample of the selected streams."""
+        return self._duration
+
+    @property
+    def position(self) -> float:
+        """Session seconds of the sample being played now."""
+        with self._lock:
+            if self._state == PLAYING:
+                return self._clamp(self._anchor_position
+                                   + (pylsl.local_clock() - self._anchor_clock) * self._speed)
+            return self._position
+
+    @property
+    def state(self) -> str:
+        """'stopped', 'paused', 'playing' or 'finished'."""
+        return self._state
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        lo, hi = SPEED_RANGE
+        if not lo <= value <= hi:
+            raise ValueError(f"speed must be within {lo}..{hi}, got {value}")
+        with self._lock:
+            if self._state == PLAYING:  # keep the position continuous
+                now = pylsl.local_clock()
+                self._anchor_position += (now - self._anchor_clock) * self._speed
+                self._anchor_clock = now
+            self._speed = float(value)
+        self._wake.set()
+
+    def pushed(self) -> dict[str, int]:
+        """Samples pushed so far per stream name (for progress displays and tests)."""
+        return {lane.stream.name: lane.pushed for lane in self._lanes}
+
+    # -- control -------------------------------------------------------------
+    def open(self) -> None:
+        """Create the outlets so consumers can connect before the first sample."""
+        for lane in self._lanes:
+            if lane.outlet is None:
+                info = stream_info_from_header(lane.stream.header_xml)
+                lane.outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
+
+    def play(self) -> None:
+        """Start, or resume after pause(); a finished player starts again from the start position."""
+        self.open()
+        with self._lock:
+            if self._state == PLAYING:
+                return
+            if self._state == FINISHED:
+                self._position = self.start_position
+                self._finished.clear()
+            self._reposition(self._position)
+            self._anchor_clock = pylsl.local_clock()
+            self._state = PLAYING
+        if self._thread is None or not self._thread.is_alive():
+            self._quit.clear()
+            self._thread = threading.Thread(target=self._run, name=f"player-{self.path.name}", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._state == PLAYING:
+                self._position = self._clamp(self._anchor_position
+                                             + (pylsl.local_clock() - self._anchor_clock) * self._speed)
+                self._state = PAUSED
+        self._wake.set()
+
+    def seek(self, seconds: float) -> None:
+        """Jump to ``seconds`` of session time (clamped to 0..duration); keeps playing if playing."""
+        with self._lock:
+            self._position = self._clamp(seconds)
+            if self._state == FINISHED:
+                self._state = PAUSED
+                self._finished.clear()
+            self._reposition(self._position)
+            self._anchor_clock = pylsl.local_clock()
+        self._wake.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the end of the file (never with ``loop``); True if it was reached."""
+        return self._finished.wait(timeout)
+
+    def stop(self) -> None:
+        """End playback and the thread; outlets stay until close()."""
+        self._quit.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        with self._lock:
+            if self._state == PLAYING:
+                self._position = self._clamp(self._anchor_position
+                                             + (pylsl.local_clock() - self._anchor_clock) * self._speed)
+            self._state = STOPPED
+
+    def close(self) -> None:
+        """Stop and withdraw the outlets from the network."""
+        self.stop()
+        for lane in self._lanes:
+            lane.outlet = None
+        self._reader.close()
+
+    def __enter__(self) -> "Player":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------
+    def _clamp(self, seconds: float) -> float:
+        return min(max(0.0, float(seconds)), self._duration)
+
+    def _reposition(self, position: float) -> None:
+        """Caller holds the lock. Every lane restarts at ``position``."""
+        self._anchor_position = position
+        for lane in self._lanes:
+            lane.seek(position)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # reported through .error and state, never silently
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("replay of %s failed", self.path)
+            with self._lock:
+                self._state = STOPPED
+            self._finished.set()
+
+    def _loop(self) -> None:
+        while not self._quit.is_set():
+            with self._lock:
+                playing = self._state == PLAYING
+                if playing:
+                    anchor_clock, anchor_pos, speed = self._anchor_clock, self._anchor_position, self._speed
+            if not playing:
+                self._wake.wait(0.1)
+                self._wake.clear()
+                continue
+            now = pylsl.local_clock()
+            position = anchor_pos + (now - anchor_clock) * speed
+
+            def to_clock(times: np.ndarray) -> np.ndarray:
+                return anchor_clock + (times - anchor_pos) / speed
+
+            with self._lock:
+                if self._anchor_clock != anchor_clock:  # seek/speed change since we looked
+                    continue
+                for lane in self._lanes:
+                    lane.fill(self._reader, position + self.lookahead * speed)
+                    lane.push_due(position, to_clock)
+                if all(lane.exhausted for lane in self._lanes):
+                    self._end_of_file(anchor_clock, anchor_pos, speed)
+                    continue
+                upcoming = min(lane.next_time() for lane in self._lanes)
+            delay = (upcoming - position) / speed
+            self._wake.wait(min(max(delay, 0.0005), 0.05))
+            self._wake.clear()
+
+    def _end_of_file(self, anchor_clock: float, anchor_pos: float, speed: float) -> None:
+        """Caller holds the lock: loop back (continuing the replay clock) or finish."""
+        if self.loop:
+            self.laps += 1
+            end_clock = anchor_clock + (self._duration - anchor_pos) / speed
+            self._reposition(self.start_position)
+            self._anchor_clock = end_clock + 1.0 / max(1.0, self._max_rate()) / speed
+            return
+        self._position = self._duration
+        self._state = FINISHED
+        self._finished.set()
+
+    def _max_rate(self) -> float:
+        return max((lane.stream.nominal_srate for lane in self._lanes), default=0.0)
+
