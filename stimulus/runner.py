@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import mean
-from typing import Any
+from typing import Any, Callable
 
 from stimulus import scenes
 from stimulus.clock import local_clock
@@ -36,6 +36,11 @@ from stimulus.stimuli import Face, StimulusSet
 from stimulus.training import BlockSummary, Staircase, check_staircase, feedback_text, summarise
 from stimulus.trials import BlockPlan, Trial, plan
 from stimulus.window import StimulusWindow
+
+
+#: ``on_progress(block name, trial number, trials total)``: called as each trial starts;
+#: the number counts from 1 across the whole run, so ``n of total`` fills one progress bar.
+ProgressHook = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -90,13 +95,16 @@ def run_protocol(protocol: Protocol | str, sink: MarkerSink | None = None, *,
                  participant: SimulatedParticipant | None = None,
                  window: StimulusWindow | None = None, speed: float = 1.0, seed: int | None = None,
                  screen: int | None = None, windowed: bool = True,
-                 size: tuple[int, int] = (1280, 800)) -> RunResult:
+                 size: tuple[int, int] = (1280, 800),
+                 on_progress: ProgressHook | None = None) -> RunResult:
     """Run a whole protocol and return per-trial results (and every marker sent).
 
     ``sink`` receives the markers (e.g. ``sync.client.MarkerClient``); ``participant``
     answers instead of a person; ``speed`` divides every duration (demos, tests);
     ``window`` reuses an open window, otherwise one is opened (``screen``/``windowed``)
     and closed at the end. Escape in the window ends the run early (``aborted``).
+    ``on_progress`` is told (block, trial number, total) as each trial starts, on
+    the Qt thread; an error in it is noted in ``sink_errors`` and the run goes on.
     """
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
@@ -115,7 +123,7 @@ def run_protocol(protocol: Protocol | str, sink: MarkerSink | None = None, *,
     kept = ListSink()
     tee = TeeSink(*(s for s in (sink, kept) if s is not None))
     run = _Run(protocol, stimset, plans, window, tee, participant, speed,
-               protocol.seed if seed is None else seed)
+               protocol.seed if seed is None else seed, on_progress)
     try:
         Engine(window).run(run.script())
     finally:
@@ -123,7 +131,7 @@ def run_protocol(protocol: Protocol | str, sink: MarkerSink | None = None, *,
             window.close()
     result = run.result
     result.markers = kept.markers
-    result.sink_errors = tee.errors
+    result.sink_errors = tee.errors + run.hook_errors
     return result
 
 
@@ -132,8 +140,10 @@ class _Run:
 
     def __init__(self, protocol: Protocol, stimset: StimulusSet, plans: list[BlockPlan],
                  window: StimulusWindow, sink: MarkerSink, participant: SimulatedParticipant | None,
-                 speed: float, seed: int) -> None:
+                 speed: float, seed: int, on_progress: ProgressHook | None = None) -> None:
         self.p = protocol
+        self.on_progress = on_progress
+        self.total = sum(len(bp.trials) for bp in plans)
         self.stimset = stimset
         self.plans = plans
         self.window = window
@@ -141,6 +151,7 @@ class _Run:
         self.participant = participant
         self.speed = speed
         self.result = RunResult(protocol, seed, speed)
+        self.hook_errors: list[str] = []
         h = max(1, window.height())
         self.face_px = max(32, round(protocol.display.face_height * h))
         self.feedback_px = max(32, round(0.42 * h))
@@ -166,6 +177,14 @@ class _Run:
     def mark(self, event: str, timestamp: float | None = None, **fields: Any) -> None:
         self.sink.send(event, timestamp=timestamp, **fields)
 
+    def progress(self, trial: Trial) -> None:
+        if self.on_progress is None:
+            return
+        try:
+            self.on_progress(trial.block, trial.number, self.total)
+        except Exception as exc:  # a display glitch must not end the session
+            self.hook_errors.append(f"on_progress: {type(exc).__name__}: {exc}")
+
     def _sim(self, answer: Answer | None) -> Answer | None:
         if answer is None:
             return None
@@ -174,9 +193,8 @@ class _Run:
     # -- the protocol -------------------------------------------------------------
     def script(self) -> Script:
         p = self.p
-        n_trials = sum(len(bp.trials) for bp in self.plans)
         self.mark("protocol_start", protocol=p.name, task=p.task, source=p.source,
-                  seed=self.result.seed, speed=self.speed, blocks=len(self.plans), trials=n_trials)
+                  seed=self.result.seed, speed=self.speed, blocks=len(self.plans), trials=self.total)
         try:
             if p.instructions:
                 yield from self.pause("instructions", scenes.TextScreen(p.name, p.instructions),
@@ -242,6 +260,7 @@ class _Run:
 
     def rating_trial(self, trial: Trial) -> Script:
         face, timing = trial.face, self.p.timing
+        self.progress(trial)
         self.mark("trial_start", block=trial.block, trial=trial.index, number=trial.number,
                   identity=face.identity, morph=face.morph)
         fix_on, face_on = yield from self.present_face(trial, face)
@@ -274,6 +293,7 @@ class _Run:
         sign = {"sad": -1.0, "happy": 1.0}.get(trial.category, 0.0)
         face = self.stimset.find(sign * stair.intensity, trial.identity)
         level, intensity = stair.level, abs(face.morph)
+        self.progress(trial)
         self.mark("trial_start", block=trial.block, trial=trial.index, number=trial.number,
                   identity=face.identity, morph=face.morph, category=trial.category, level=level,
                   intensity=intensity)
