@@ -1,6 +1,6 @@
 """Attune command line: one sub-command per job.
 
-    python main.py demo        simulated lab + recording (+ task), no hardware
+    python main.py demo        a simulated study visit: tasks, devices, recordings
     python main.py simulate    publish simulated devices on LSL
     python main.py streams     list LSL streams
     python main.py record      record streams into one XDF file
@@ -26,47 +26,9 @@ def lsl_config_argument(argv: list[str]) -> str | None:
     return known.lsl_config
 
 
-def add_demo_parser(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="run a short session on simulated devices and record it")
-    demo.add_argument("--duration", type=float, default=10.0, help="seconds to record (default 10)")
-    demo.add_argument("--root", type=Path, default=Path("recordings"), help="where recordings go")
-    demo.add_argument("--participant", default="demo")
-    demo.set_defaults(func=run_demo)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    """Simulated eye tracker, webcam, GSR and markers, recorded to a BIDS path with a summary."""
-    import threading
-
-    from acquisition.cli import install_stop_signals
-    from acquisition.discovery import resolve
-    from acquisition.naming import SessionFields, bids_path, next_free_run, prepare_output
-    from acquisition.session import record_session
-    from devices.lab import SimulatedLab, load_devices
-
-    configs = load_devices()
-    for cfg in configs:
-        if cfg.kind == "markers":
-            break
-    else:
-        from devices.lab import DeviceConfig
-        configs.append(DeviceConfig("markers", 2.0, "SimMarkers", "attune-sim-markers", 4))
-    lab = SimulatedLab(configs)
-    lab.start()
-    try:
-        query = [f"source_id='{cfg.source_id}' or source_id='{cfg.source_id}-expression'" for cfg in configs]
-        found = resolve(query, wait=1.0)
-        fields = next_free_run(args.root, SessionFields(participant=args.participant, task="demo"))
-        path = prepare_output(bids_path(args.root, fields))
-        stop = threading.Event()
-        install_stop_signals(stop)
-        return record_session(path, query, found, stop, args.duration, marker_endpoint=None)
-    finally:
-        lab.stop()
-
-
 def build_parser() -> argparse.ArgumentParser:
     import acquisition.cli
+    import demo
     import acquisition.player_cli
     import analysis.cli
     import devices.cli
@@ -79,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="liblsl config file (default: loopback-only configs/lsl_loopback.cfg)")
     parser.add_argument("--verbose", "-v", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_demo_parser(sub)
+    demo.add_parser(sub)
     for module in (devices.cli, acquisition.cli, sync.cli, stimulus.cli, gui.cli,
                    acquisition.player_cli, analysis.cli):
         module.register(sub)

@@ -41,6 +41,17 @@ class EyeTrackerSource(SampleSource):
         self.saccade_len = 1
         self.pupil = 3.5
         self.until_blink = int(self.rng.uniform(2.0, 6.0) * rate)
+        self.targets: tuple[tuple[float, float], ...] = ()
+
+    def attend(self, targets: list[tuple[float, float]] | None) -> None:
+        """Look at these screen points (e.g. a face's eyes and mouth) until told otherwise.
+
+        The current fixation ends within about 200 ms, the usual saccade
+        latency to a new stimulus; ``None`` returns to free viewing.
+        """
+        self.targets = tuple(targets or ())
+        if self.targets and self.state == FIXATION:
+            self.left_in_state = min(self.left_in_state, max(1, int(0.2 * self.rate)))
 
     def _duration(self, state: int) -> int:
         seconds = {
@@ -57,8 +68,12 @@ class EyeTrackerSource(SampleSource):
         elif self.state == FIXATION:
             self.state = SACCADE
             self.saccade_from = self.gaze.copy()
-            # Most fixations land near the screen centre, where stimuli are shown.
-            self.target = np.clip(self.rng.normal(0.5, 0.15, 2), 0.02, 0.98)
+            targets = self.targets
+            if targets:  # a shown stimulus: fixate its features, with a little scatter
+                point = targets[self.rng.integers(len(targets))]
+                self.target = np.clip(self.rng.normal(point, 0.008), 0.02, 0.98)
+            else:  # free viewing: most fixations land near the screen centre
+                self.target = np.clip(self.rng.normal(0.5, 0.15, 2), 0.02, 0.98)
         else:
             self.state = FIXATION
         self.left_in_state = self._duration(self.state)

@@ -1,0 +1,139 @@
+"""The demo session: a whole study visit on simulated devices, no hardware.
+
+Three recordings, as a lab runs them: the face-rating assessment (ses-pre),
+the emotion-recognition training (ses-training) and the assessment again
+(ses-post). In each, the simulated eye tracker, webcam and GSR are recorded
+together with the task's markers (sent over the ZeroMQ marker bus), and the
+events TSV is written beside the XDF file. A simulated participant answers;
+her interpretation bias moves during training, and her simulated body
+reacts to each face (SCR, expression, gaze on the face), so the recordings
+carry the effects the analysis looks for.
+"""
+from __future__ import annotations
+
+import argparse
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from acquisition.cli import install_stop_signals
+from acquisition.discovery import resolve
+from acquisition.naming import SessionFields, bids_path, next_free_run, prepare_output
+from acquisition.session import record_session
+from devices.body import FaceRegions, SimulatedBody
+from devices.lab import SimulatedLab, load_devices
+
+WINDOW_SIZE = (1280, 800)
+
+
+@dataclass(frozen=True)
+class Phase:
+    session: str
+    protocol: str
+    task: str
+
+
+PHASES = (Phase("pre", "infant_face_rating", "rating"),
+          Phase("training", "emotion_training", "training"),
+          Phase("post", "infant_face_rating", "rating"))
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="a simulated study visit: rating, training, rating again; all recorded")
+    demo.add_argument("--root", type=Path, default=Path("recordings"), help="where recordings go")
+    demo.add_argument("--participant", default="demo")
+    demo.add_argument("--speed", type=float, default=4.0,
+                      help="run the tasks this many times faster than a real session (default 4)")
+    demo.add_argument("--markers", default="tcp://127.0.0.1:5556", help="marker bus endpoint")
+    demo.set_defaults(func=run)
+
+
+def events_path(recording: Path) -> Path:
+    """BIDS: sub-X_ses-Y_task-Z_run-N_physio.xdf -> sub-X_ses-Y_task-Z_run-N_events.tsv."""
+    return recording.with_name(recording.stem.rsplit("_", 1)[0] + "_events.tsv")
+
+
+def run(args: argparse.Namespace) -> int:
+    from stimulus.events_tsv import write_events_tsv
+    from stimulus.markers import TeeSink
+    from stimulus.participant import SimulatedParticipant
+    from stimulus.protocol import load_protocol
+    from stimulus.runner import run_protocol
+    from stimulus.window import StimulusWindow, ensure_app
+    from sync.client import MarkerClient
+    from PyQt6.QtCore import QTimer
+
+    if not args.speed > 0:
+        print(f"error: --speed must be above 0, got {args.speed}")
+        return 2
+    lab = SimulatedLab([cfg for cfg in load_devices() if cfg.kind != "markers"])
+    lab.start()
+    ensure_app()
+    protocols = {p.protocol: load_protocol(p.protocol) for p in PHASES}
+    window = StimulusWindow()
+    window.open(windowed=True, size=WINDOW_SIZE)
+    face_height = protocols["infant_face_rating"].display.face_height
+    body = SimulatedBody(lab, FaceRegions.centred(face_height, WINDOW_SIZE[0] / WINDOW_SIZE[1]))
+    participant = SimulatedParticipant()
+    query = [f"source_id='{t.source.info.source_id()}'" for t in lab.threads]
+    found = resolve(query, wait=1.0)
+    means: dict[str, dict[float, float]] = {}
+    try:
+        for phase in PHASES:
+            fields = next_free_run(args.root, SessionFields(args.participant, phase.session, phase.task))
+            path = prepare_output(bids_path(args.root, fields))
+            stop = threading.Event()
+            install_stop_signals(stop)
+            started, code = threading.Event(), [0]
+
+            def record() -> None:
+                code[0] = record_session(path, query, found, stop, None, args.markers,
+                                         on_started=lambda *_: started.set())
+                started.set()  # also when the start failed
+
+            recording = threading.Thread(target=record, name="demo-recording")
+            recording.start()
+            started.wait()
+            if code[0] or not recording.is_alive():
+                recording.join()
+                return code[0] or 2
+            client = MarkerClient(args.markers, sender_id="stimulus")
+            watchdog = QTimer()  # Ctrl-C ends the task too, not only the recording
+            watchdog.timeout.connect(lambda: stop.is_set() and window.abort_requested.emit())
+            watchdog.start(100)
+            try:
+                result = run_protocol(protocols[phase.protocol], TeeSink(client, body),
+                                      participant=participant, window=window, speed=args.speed)
+            finally:
+                watchdog.stop()
+                undelivered = client.close(timeout=5.0)
+                stop.set()
+                recording.join()
+            tsv = write_events_tsv(events_path(path), result.markers)
+            print(f"{phase.session}: {len(result.trials)} trials; events in {tsv}")
+            if undelivered:
+                print(f"warning: {len(undelivered)} markers not confirmed by the recorder (they are in the TSV)")
+            if phase.task == "rating":
+                means[phase.session] = result.mean_rating_by_morph()
+            else:
+                for s in result.summaries:
+                    print(f"  {s.block}: {100 * s.accuracy:.0f} % correct, final intensity {s.final_intensity:.2f}")
+            if result.aborted or code[0]:
+                print("stopped early")
+                return code[0] or 3
+    finally:
+        window.close()
+        lab.stop()
+    print(rating_table(means))
+    return 0
+
+
+def rating_table(means: dict[str, dict[float, float]]) -> str:
+    """Mean rating (0 very sad .. 100 very happy) per morph level, one column per assessment."""
+    sessions = list(means)
+    levels = sorted({m for by in means.values() for m in by})
+    lines = ["mean rating by morph level (0 = very sad, 100 = very happy)",
+             f"{'morph':>7} " + " ".join(f"{s:>8}" for s in sessions)]
+    for m in levels:
+        lines.append(f"{m:+7.2f} " + " ".join(f"{means[s].get(m, float('nan')):8.1f}" for s in sessions))
+    return "\n".join(lines)
