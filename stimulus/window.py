@@ -22,6 +22,7 @@ been shown, so no response can predate its own scale.
 from __future__ import annotations
 
 import os
+import statistics
 from dataclasses import dataclass
 
 from PyQt6.QtCore import QEvent, QPointF, Qt, pyqtSignal
@@ -159,9 +160,16 @@ class StimulusWindow(QQuickWindow):
         return self._version
 
     def frame_lead(self) -> float:
-        """How early to ask for a frame so it lands on time: half a refresh on a real display."""
+        """How early to ask for a frame so it lands on time.
+
+        A real display: half a refresh, so the swap lands on the vertical
+        blank nearest the scheduled time. Headless: no vsync, a frame appears
+        once it is rendered, so ask as early as rendering recently took
+        (median of the last frames' request-to-swap time).
+        """
         if QGuiApplication.platformName() in HEADLESS_PLATFORMS:
-            return 0.0
+            recent = [f.swapped - f.requested for f in self.frames[-16:] if f.swapped is not None]
+            return statistics.median(recent) if len(recent) >= 3 else 0.0
         rate = self.screen().refreshRate() if self.screen() is not None else 60.0
         return 0.5 / (rate if rate > 1 else 60.0)
 
