@@ -1,0 +1,73 @@
+"""Where the face, its eyes and its mouth are on the screen, in gaze coordinates.
+
+Gaze is screen-normalised (0..1 across the width and down the height, origin
+top-left). The stimulus window draws each face as a square image
+``face_height`` x window height tall, centred on the screen
+(stimulus/runner.py, stimulus/scenes.py); inside the image the built-in
+faces (stimulus/faces.py) put the eyes at height 0.555 of the image,
+0.112-0.128 either side of the midline, the mouth at 0.765 and the head as
+an ellipse centred at (0.5, 0.5) with half-axes up to 0.335 x 0.375.
+
+The regions below cover those features for every identity and morph level,
+with a margin of about 0.02 of the image for eye-tracker accuracy:
+
+    eyes   image x 0.30-0.70, y 0.48-0.62 (both eyes and the lids)
+    mouth  image x 0.39-0.61, y 0.70-0.88 (closed to wide open)
+    face   the head ellipse, half-axes 0.35 x 0.39, plus the two regions
+
+The stimulus window does not record its size, so the screen's aspect ratio
+is an assumption: 1280 x 800 (the stimulus window's default size) unless
+told otherwise. A ``face_rect`` field (x0, y0, x1, y1, screen-normalised) on
+a face_onset marker overrides the computed placement for that face.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EYES = (0.30, 0.48, 0.70, 0.62)
+MOUTH = (0.39, 0.70, 0.61, 0.88)
+HEAD = (0.5, 0.5, 0.35, 0.39)  # centre x, centre y, half-width, half-height
+REGION_NAMES = ("face", "eyes", "mouth")
+
+
+@dataclass(frozen=True)
+class Display:
+    width_px: int = 1280
+    height_px: int = 800
+    face_height: float = 0.55  # of the window height (protocol display.face_height)
+
+    def face_rect(self) -> tuple[float, float, float, float]:
+        """The face image's square in screen-normalised coordinates."""
+        h = self.face_height
+        w = h * self.height_px / self.width_px
+        return (0.5 - w / 2, 0.5 - h / 2, 0.5 + w / 2, 0.5 + h / 2)
+
+
+def to_image(x: np.ndarray, y: np.ndarray, rect: tuple[float, float, float, float]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Screen-normalised points to the face image's own 0..1 coordinates."""
+    x0, y0, x1, y1 = rect
+    return (np.asarray(x) - x0) / (x1 - x0), (np.asarray(y) - y0) / (y1 - y0)
+
+
+def in_box(u: np.ndarray, v: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    return (u >= box[0]) & (u <= box[2]) & (v >= box[1]) & (v <= box[3])
+
+
+def classify(x: np.ndarray, y: np.ndarray, rect: tuple[float, float, float, float]) -> dict[str, np.ndarray]:
+    """For each point: is it on the face, the eyes, the mouth (boolean arrays)."""
+    u, v = to_image(x, y, rect)
+    eyes, mouth = in_box(u, v, EYES), in_box(u, v, MOUTH)
+    cx, cy, a, b = HEAD
+    head = ((u - cx) / a) ** 2 + ((v - cy) / b) ** 2 <= 1.0
+    return {"face": head | eyes | mouth, "eyes": eyes, "mouth": mouth}
+
+
+def region_centre(name: str, rect: tuple[float, float, float, float]) -> tuple[float, float]:
+    """Centre of a region in screen-normalised coordinates (used to place simulated gaze)."""
+    box = {"eyes": EYES, "mouth": MOUTH}.get(name)
+    u, v = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) if box else HEAD[:2]
+    x0, y0, x1, y1 = rect
+    return x0 + u * (x1 - x0), y0 + v * (y1 - y0)
