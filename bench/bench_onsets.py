@@ -76,7 +76,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def q(p: float) -> float:
         return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
-    return {"n": len(ordered), "p50": q(50), "p95": q(95), "p99": q(99), "max": ordered[-1],
+    return {"n": len(ordered), "min": ordered[0], "p50": q(50), "p95": q(95), "p99": q(99), "max": ordered[-1],
             "mean": statistics.fmean(ordered)}
 
 
@@ -151,11 +151,11 @@ def main() -> int:
           f"window {args.size}")
     print(f"markers: {len(result.markers)} sent, {len(recorded)} in the XDF file, {len(undelivered)} undelivered; "
           f"visual-onset markers stamped with a swap time: {exact}/{len(marker_vs_swap)}")
-    print(f"{'ms':34s} {'n':>5s} {'p50':>8s} {'p95':>8s} {'p99':>8s} {'max':>8s}")
+    print(f"{'ms':34s} {'n':>5s} {'min':>8s} {'p50':>8s} {'p95':>8s} {'p99':>8s} {'max':>8s}")
     for key in ("face_onset_late_vs_schedule_ms", "request_to_swap_ms", "marker_minus_swap_ms",
                 "send_delay_after_swap_ms"):
         f = figures[key]
-        print(f"{key[:-3].replace('_', ' '):34s} {f['n']:5d} {f['p50']:8.3f} {f['p95']:8.3f} {f['p99']:8.3f} "
+        print(f"{key[:-3].replace('_', ' '):34s} {f['n']:5d} {f['min']:8.3f} {f['p50']:8.3f} {f['p95']:8.3f} {f['p99']:8.3f} "
               f"{f['max']:8.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -303,3 +303,24 @@ def test_a_failing_progress_hook_does_not_end_the_session(window, tmp_path):
                           window=window, speed=SPEED, on_progress=broken)
     assert len(result.trials) == 2 and not result.aborted
     assert result.sink_errors == ["on_progress: ZeroDivisionError: display went away"] * 2
+
+
+def test_training_moves_the_simulated_participants_reading_of_ambiguous_faces(window, tmp_path):
+    """Pre rating, training, post rating with one participant: ambiguous faces read happier after."""
+    rating = load_protocol(short_protocol(tmp_path, "infant_face_rating", instructions="",
+                                          breaks={"between_blocks": False},
+                                          blocks=[{"name": "r", "morphs": [-0.25, 0.0, 0.25], "repeats": 2}]))
+    data = yaml.safe_load(Path("configs/protocols/emotion_training.yaml").read_text(encoding="utf-8"))
+    data.update(instructions="", blocks=[{"name": "t", "trials": 16}])
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    training = load_protocol(tmp_path / "train.yaml")
+    person = SimulatedParticipant(bias=-3.0, post_bias=2.0, noise=2.0, seed=11)
+
+    def ambiguous_mean(result: RunResult) -> float:
+        return result.mean_rating_by_morph()[0.0]
+
+    pre = ambiguous_mean(run_protocol(rating, ListSink(), participant=person, window=window, speed=SPEED))
+    run_protocol(training, ListSink(), participant=person, window=window, speed=SPEED)
+    post = ambiguous_mean(run_protocol(rating, ListSink(), participant=person, window=window, speed=SPEED))
+    assert pre < 50 < post  # slightly negative before, positive after
+    assert 2 <= post - pre <= 10  # a shift of a few percent of the scale, as in the study
