@@ -150,6 +150,8 @@ def test_each_trial_has_its_events_in_order_with_their_fields(name, request):
     screen = "rating" if protocol.task == "rating" else "choice"
     trials = by_trial(run.xdf)
     assert len(trials) == len(run.result.trials)
+    face_error: list[float] = []  # shown minus planned durations, seconds
+    fixation_error: list[float] = []
     for (block, index), ms in trials.items():
         ev = {m["event"]: m for m in ms}
         order = ["trial_start", "fixation_onset", "face_onset", "face_offset", f"{screen}_onset"]
@@ -166,9 +168,8 @@ def test_each_trial_has_its_events_in_order_with_their_fields(name, request):
         assert ev["trial_start"]["identity"] == face["identity"] and ev["trial_start"]["morph"] == face["morph"]
         shown = ev["face_offset"]["t"] - face["t"]
         assert shown == pytest.approx(ev["face_offset"]["duration"], abs=1e-5)
-        assert shown >= protocol.timing.face / SPEED - 0.002
-        fixation = face["t"] - ev["fixation_onset"]["t"]
-        assert fixation >= ev["fixation_onset"]["duration"] / SPEED - 0.002
+        face_error.append(shown - protocol.timing.face / SPEED)
+        fixation_error.append(face["t"] - ev["fixation_onset"]["t"] - ev["fixation_onset"]["duration"] / SPEED)
         assert ev[f"{screen}_onset"]["t"] == ev["face_offset"]["t"]
         if "response" in ev:
             assert answer["rt"] == pytest.approx(answer["t"] - ev[f"{screen}_onset"]["t"], abs=1e-5)
@@ -182,6 +183,11 @@ def test_each_trial_has_its_events_in_order_with_their_fields(name, request):
             if "response" in ev:
                 assert answer["choice"] in ("sad", "neutral", "happy")
                 assert answer["correct"] == fb["correct"]
+    # screens land on schedule: frames are asked for early by the render time, so a few
+    # ms either way per trial (a loaded machine adds tails), and close to 0 on the median
+    for errors in (face_error, fixation_error):
+        assert all(-0.005 < e < 0.1 for e in errors), errors
+        assert abs(sorted(errors)[len(errors) // 2]) < 0.003, errors
 
 
 @pytest.mark.parametrize("name", ["rating", "training"])
