@@ -74,11 +74,14 @@ class Engine(QObject):
         self._sim_action: tuple | None = None
         self._error: BaseException | None = None
         self._abort_pending = False
-        window.onset.connect(self._on_onset)
-        window.rated.connect(lambda value, t: self._on_response("rating", value, t))
-        window.chosen.connect(lambda value, t: self._on_response("choice", value, t))
-        window.proceeded.connect(lambda t: self._on_response("proceed", None, t))
-        window.abort_requested.connect(self._on_abort)
+        # kept so run() can let go of the window: a reused window must not feed old engines
+        self._connections = [
+            window.onset.connect(self._on_onset),
+            window.rated.connect(lambda value, t: self._on_response("rating", value, t)),
+            window.chosen.connect(lambda value, t: self._on_response("choice", value, t)),
+            window.proceeded.connect(lambda t: self._on_response("proceed", None, t)),
+            window.abort_requested.connect(self._on_abort),
+        ]
 
     def _make_timer(self, slot) -> QTimer:
         timer = QTimer(self)
@@ -94,6 +97,9 @@ class Engine(QObject):
         self._loop.exec()
         for timer in (self._timer, self._sim_timer, self._watchdog):
             timer.stop()
+        for connection in self._connections:
+            QObject.disconnect(connection)
+        self._connections = []
         if self._error is not None:
             raise self._error
 

@@ -42,7 +42,7 @@ def lip_mask(pixels: np.ndarray) -> np.ndarray:
     h, w, _ = pixels.shape
     px = pixels.astype(int)
     near = np.zeros((h, w), bool)
-    for colour, tol in ((faces.LIP, 40), (faces.MOUTH_INSIDE, 30)):
+    for colour, tol in ((faces.LIP, 40), (faces.LIP_ON_DARK, 30), (faces.MOUTH_INSIDE, 30)):
         ref = np.array([colour.red(), colour.green(), colour.blue()])
         near |= np.abs(px - ref).max(axis=2) < tol
     lip_hue = px[..., 2] >= px[..., 1] + 3

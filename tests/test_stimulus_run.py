@@ -330,3 +330,14 @@ def test_training_moves_the_simulated_participants_reading_of_ambiguous_faces(wi
     post = ambiguous_mean(run_protocol(rating, ListSink(), participant=person, window=window, speed=SPEED))
     assert pre < 50 < post  # slightly negative before, positive after
     assert 2 <= post - pre <= 10  # a shift of a few percent of the scale, as in the study
+
+
+def test_a_reused_window_is_let_go_after_each_run(window, tmp_path):
+    path = short_protocol(tmp_path, "infant_face_rating", instructions="",
+                          blocks=[{"name": "b", "identities": ["C"], "morphs": [0.0]}])
+    signals = (window.onset, window.rated, window.chosen, window.proceeded, window.abort_requested)
+    before = [window.receivers(s) for s in signals]
+    for _ in range(3):
+        run_protocol(load_protocol(path), ListSink(), participant=SimulatedParticipant(), window=window,
+                     speed=SPEED)
+    assert [window.receivers(s) for s in signals] == before
