@@ -125,7 +125,7 @@ class StimulusWindow(QQuickWindow):
             screens = QGuiApplication.screens()
             index = screen or 0
             if not 0 <= index < len(screens):
-                names = ", ".join(f"{i}: {s.name()} {s.size().width()}x{s.size().height()}"
+                names = ", ".join(f"{i}: {s.name() or 'unnamed'} {s.size().width()}x{s.size().height()}"
                                   for i, s in enumerate(screens))
                 raise ValueError(f"no screen {index}; this computer has {names or 'none'}")
             target = screens[index]

@@ -86,3 +86,11 @@ def test_cli_bad_field_exits_1_naming_file_and_field(tmp_path):
     done = stimulus("--protocol", str(protocol), "--windowed", "--no-markers")
     assert done.returncode == 1
     assert "typo.yaml: timing.response_timeout" in done.stderr
+
+
+def test_cli_names_the_screens_there_are_when_asked_for_one_that_is_not(tmp_path):
+    done = stimulus("--protocol", "infant_face_rating", "--screen", "7", "--no-markers",
+                    "--events-tsv", str(tmp_path / "x.tsv"))
+    assert done.returncode == 1
+    assert "no screen 7; this computer has 0: " in done.stderr
+    assert not (tmp_path / "x.tsv").exists()
