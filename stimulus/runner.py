@@ -27,7 +27,6 @@ from statistics import mean
 from typing import Any, Callable
 
 from stimulus import scenes
-from stimulus.clock import local_clock
 from stimulus.engine import Aborted, Engine, Respond, Response, Script, Show, Wait
 from stimulus.markers import ListSink, Marker, MarkerSink, TeeSink
 from stimulus.participant import Answer, SimulatedParticipant
