@@ -341,3 +341,18 @@ def test_a_reused_window_is_let_go_after_each_run(window, tmp_path):
         run_protocol(load_protocol(path), ListSink(), participant=SimulatedParticipant(), window=window,
                      speed=SPEED)
     assert [window.receivers(s) for s in signals] == before
+
+
+def test_a_protocol_on_a_labs_own_image_folder_runs(window, tmp_path):
+    from stimulus.stimuli import export_builtin
+
+    export_builtin(tmp_path / "faces" / "lab_set", identities=2, levels=9, size=128)
+    path = short_protocol(tmp_path, "infant_face_rating", instructions="",
+                          stimuli={"source": "folder", "folder": "faces/lab_set"},  # relative to the file
+                          blocks=[{"name": "own", "identities": ["B"], "morphs": [-1.0, 0.0, 1.0]}])
+    sink = ListSink()
+    result = run_protocol(load_protocol(path), sink, participant=SimulatedParticipant(), window=window,
+                          speed=SPEED)
+    files = sorted(m.get("file") for m in sink.events("face_onset"))
+    assert files == sorted(str(tmp_path / "faces" / "lab_set" / f"B_m{m:+.3f}.png") for m in (-1.0, 0.0, 1.0))
+    assert [r.timed_out for r in result.trials] == [False] * 3
