@@ -26,6 +26,7 @@ MAGIC = b"XDF:"
 TAG_FILE_HEADER, TAG_STREAM_HEADER, TAG_SAMPLES = 1, 2, 3
 TAG_CLOCK_OFFSET, TAG_BOUNDARY, TAG_STREAM_FOOTER = 4, 5, 6
 BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
+RELEASE_EVERY = 32 * 2**20
 NUMERIC_DTYPES = {"float32": "<f4", "double64": "<f8", "int8": "<i1", "int16": "<i2",
                   "int32": "<i4", "int64": "<i8"}
 
@@ -78,7 +79,7 @@ class XDFIndex:
     size: int = 0
 
 
-def _varlen(buf: mmap.mmap, pos: int) -> tuple[int, int]:
+def _varlen(buf: mmap.mmap | bytes, pos: int) -> tuple[int, int]:
     """(value, position after it); raises ValueError on a bad width byte."""
     width = buf[pos]
     if width == 1:
@@ -140,7 +141,11 @@ def _scan(path: Path, buf: mmap.mmap, size: int) -> XDFIndex:
     index = XDFIndex(path, {}, size=size)
     streams = index.streams
     pos = 4
+    released = 0
     while pos < size:
+        if pos - released > RELEASE_EVERY:  # scanned pages need not stay resident
+            released = pos - pos % mmap.PAGESIZE
+            buf.madvise(mmap.MADV_DONTNEED, 0, released)
         try:
             length, body = _varlen(buf, pos)
             if length < 2:
@@ -189,14 +194,16 @@ def _scan(path: Path, buf: mmap.mmap, size: int) -> XDFIndex:
 
 
 class ChunkReader:
-    """Decodes one stream's Samples chunks on demand from a memory map of the file."""
+    """Decodes one stream's Samples chunks on demand, reading only that chunk's bytes.
+
+    Plain positioned reads (not a memory map) keep the process's memory flat
+    over an hour of playback: nothing already played stays mapped.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self._fh = open(path, "rb")
-        self._buf = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
 
     def close(self) -> None:
-        self._buf.close()
         self._fh.close()
 
     def __enter__(self) -> "ChunkReader":
@@ -208,8 +215,10 @@ class ChunkReader:
     def decode(self, stream: StreamIndex, k: int, previous_stamp: float = 0.0
                ) -> tuple[np.ndarray, np.ndarray | list[list[str]]]:
         """(raw stamps, values) of chunk ``k``; an implicit stamp is previous + 1/nominal_srate."""
-        buf, start = self._buf, stream.offsets[k]
-        end = start + stream.lengths[k]
+        buf = os.pread(self._fh.fileno(), stream.lengths[k], stream.offsets[k])
+        if len(buf) < stream.lengths[k]:
+            raise XDFError(f"{self._fh.name}: stream {stream.stream_id}: chunk {k} is cut short")
+        start, end = 0, len(buf)
         n, pos = _varlen(buf, start + 4)
         nch = stream.channel_count
         tdiff = 1.0 / stream.nominal_srate if stream.nominal_srate > 0 else 0.0
