@@ -1,7 +1,9 @@
 """The recording engine: discover streams, run one reader each, keep the file safe.
 
-A housekeeping thread flushes whole chunks to disk twice a second (and
-fsyncs once a second), and looks for new streams matching the queries so a
+Readers pull every half second, as LabRecorder does (CPU grows with every
+wake-up); a housekeeping thread writes whole chunks to disk four times a
+second and fsyncs once a second, so nothing waits more than a second to
+reach the disk, and looks for new streams matching the queries so a
 device switched on late joins the running recording. ``stop()`` records
 everything stamped before the stop request, then writes the footers.
 
@@ -23,6 +25,8 @@ from acquisition.reader import Listener, StreamReader
 from acquisition.xdf_writer import XDFWriter
 
 log = logging.getLogger(__name__)
+
+SYNC_INTERVAL = 1.0  # seconds between fsyncs: what a power cut can cost at most
 
 
 @dataclass
@@ -68,8 +72,8 @@ class ExternalStream:
 
 class Recorder:
     def __init__(self, path: str | Path, queries: list[str] | None = None, *,
-                 exclude: list[str] | None = None, resolve_interval: float = 1.0, flush_interval: float = 0.5,
-                 poll_interval: float = 0.1) -> None:
+                 exclude: list[str] | None = None, resolve_interval: float = 1.0, flush_interval: float = 0.25,
+                 poll_interval: float = 0.5) -> None:
         self.queries = list(queries or [])
         # validated before any file exists; ``exclude`` keeps out e.g. this server's own marker relay
         self.predicate = selection(self.queries, exclude)
@@ -153,12 +157,12 @@ class Recorder:
         reader.start()
 
     def _housekeep(self) -> None:
-        next_resolve = 0.0
-        syncs = 0
+        next_resolve = next_sync = 0.0
         while not self._stop.wait(self.flush_interval):
-            syncs += 1
-            self.writer.flush(sync=syncs % 2 == 0)
             now = time.monotonic()
+            self.writer.flush(sync=now >= next_sync)
+            if now >= next_sync:
+                next_sync = now + SYNC_INTERVAL
             if now >= next_resolve and self._resolver is not None:
                 next_resolve = now + self.resolve_interval
                 for info in self._resolver.results():
