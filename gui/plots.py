@@ -1,0 +1,319 @@
+"""Live plots: GSR with its tonic level, gaze, pupil, webcam rate and expression, markers on every trace.
+
+Everything is drawn from the hub's ring buffers on the panel's redraw
+timer; no plot ever touches LSL. Time runs along x as seconds before now
+(``-window .. 0``) so the traces scroll and all rows share one axis.
+Curves keep their items and only get ``setData``; pyqtgraph clips to the
+view and peak-downsamples, so a 1200 Hz eye tracker costs the same as a
+slow stream. Markers are a fixed pool of labelled lines per trace, moved
+into place each frame, never created or destroyed while running.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pylsl
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from acquisition.live import LiveHub, LiveStream, Marker, frame_rate, tonic_level
+from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
+
+LINES_PER_PLOT = 24  # markers drawn per trace; older ones in the window fall back to the log
+TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
+GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
+
+pg.setConfigOptions(antialias=False, background="w", foreground=INK)
+
+
+def columns(stream: LiveStream, *names: str) -> list[int]:
+    """Indices of channels by label, e.g. left_x, right_x (missing labels are skipped)."""
+    return [stream.labels.index(n) for n in names if n in stream.labels]
+
+
+def eye_mean(values: np.ndarray, idx: list[int]) -> np.ndarray:
+    """Mean over the valid eyes; NaN (a gap in the trace) while both are invalid."""
+    if not idx:
+        return np.full(len(values), np.nan)
+    picked = values[:, idx]
+    with np.errstate(invalid="ignore"):
+        counts = np.isfinite(picked).sum(axis=1)
+        sums = np.nansum(picked, axis=1)
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+class MarkerLines:
+    """A pool of labelled vertical lines on one plot, reused every frame."""
+
+    def __init__(self, plot: pg.PlotItem, labels: bool) -> None:
+        self.lines = []
+        pen = pg.mkPen(MARKER, width=1, style=Qt.PenStyle.DashLine)
+        for i in range(LINES_PER_PLOT):
+            if labels:  # staggered heights so neighbouring labels do not sit on each other
+                opts = {"position": (0.95, 0.8, 0.65)[i % 3], "color": MARKER, "anchors": [(0, 0.5), (0, 0.5)],
+                        "fill": pg.mkBrush(255, 255, 255, 210)}
+                line = pg.InfiniteLine(angle=90, movable=False, pen=pen, label="", labelOpts=opts)
+            else:
+                line = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+            line.setVisible(False)
+            line.setZValue(5)
+            plot.addItem(line, ignoreBounds=True)
+            self.lines.append(line)
+        self.labels = labels
+        self.shown: list[tuple[float, str]] = []
+
+    def show(self, marks: list[tuple[float, str]]) -> None:
+        marks = marks[-LINES_PER_PLOT:]
+        if marks == self.shown:
+            return
+        for i, line in enumerate(self.lines):
+            if i < len(marks):
+                x, text = marks[i]
+                line.setPos(x)
+                if self.labels and (i >= len(self.shown) or self.shown[i][1] != text):
+                    line.label.setFormat(text.replace("{", "{{").replace("}", "}}"))
+                line.setVisible(True)
+            elif line.isVisible():
+                line.setVisible(False)
+        self.shown = list(marks)
+
+
+class TracePlot(pg.PlotWidget):
+    """One scrolling row: named curves against seconds-before-now, with marker lines."""
+
+    def __init__(self, title: str, unit: str, marker_labels: bool = False) -> None:
+        super().__init__()
+        self.setMinimumHeight(90)
+        item = self.getPlotItem()
+        item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>{title}</b></span>")
+        item.setLabel("left", unit)
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.getAxis("left").setWidth(52)
+        self.setMouseEnabled(x=False, y=False)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.legend = None
+        self.markers = MarkerLines(item, marker_labels)
+        self.note = pg.TextItem("", color=GREY, anchor=(0.5, 0.5))
+        self.note.setZValue(10)
+        item.addItem(self.note, ignoreBounds=True)
+
+    def curve(self, name: str, colour: str, width: float = 1.5, legend: bool = False) -> pg.PlotDataItem:
+        if legend and self.legend is None:
+            self.legend = self.getPlotItem().addLegend(offset=(4, 2), labelTextColor=INK, colCount=3,
+                                                       brush=pg.mkBrush(255, 255, 255, 200))
+        c = self.plot([], [], pen=pg.mkPen(colour, width=width), name=name if legend else None)
+        c.setClipToView(True)
+        c.setDownsampling(auto=True, method="peak")
+        c.setSkipFiniteCheck(False)
+        self.curves[name] = c
+        return c
+
+    def set_note(self, text: str, window: float) -> None:
+        """A quiet line in the middle of an empty plot ("no GSR stream")."""
+        if self.note.toPlainText() != text:
+            self.note.setText(text)
+        if text:
+            y0, y1 = self.getPlotItem().viewRange()[1]
+            self.note.setPos(-window / 2, (y0 + y1) / 2)
+
+
+class GazeView(pg.PlotWidget):
+    """The screen as a rectangle (0..1, origin top-left) with the current gaze point and its trail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        item = self.getPlotItem()
+        item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>Gaze on screen</b></span>")
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.hideAxis("left")
+        item.hideAxis("bottom")
+        self.setMouseEnabled(x=False, y=False)
+        self.setAspectLocked(True)
+        self.setXRange(-0.05, 1.05, padding=0)
+        self.setYRange(-0.05, 1.05, padding=0)
+        self.getViewBox().invertY(True)
+        screen = pg.QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
+        screen.setPen(pg.mkPen(GREY, width=2))
+        screen.setBrush(pg.mkBrush("#F4F6F8"))
+        item.addItem(screen)
+        centre = pg.ScatterPlotItem([0.5], [0.5], symbol="+", size=14, pen=pg.mkPen(GREY), brush=None)
+        item.addItem(centre)
+        self.trail = self.plot([], [], pen=pg.mkPen(SKY, width=1.5))
+        self.point = pg.ScatterPlotItem([], [], size=16, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(BLUE))
+        item.addItem(self.point)
+        self.status = pg.TextItem("", color=GREY, anchor=(0.5, 0))
+        self.status.setPos(0.5, 1.0)
+        item.addItem(self.status)
+
+    def show_gaze(self, x: np.ndarray, y: np.ndarray) -> None:
+        ok = np.isfinite(x) & np.isfinite(y)
+        self.trail.setData(x[ok], y[ok])
+        if len(x) and ok[-1]:
+            self.point.setData([x[-1]], [y[-1]])
+            self.status.setText("")
+        else:
+            self.point.setData([], [])
+            self.status.setText("no valid gaze (blink or off screen)" if len(x) else "no gaze stream")
+
+
+class LivePlots(QWidget):
+    """All traces for one hub; ``redraw()`` is called by the panel's frame timer."""
+
+    def __init__(self, hub: LiveHub, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hub = hub
+        self.window = 30.0
+        self.paused = False
+        self.frozen_at: float | None = None
+        self._tonic_at = 0.0
+        self._tonic = (np.zeros(0), np.zeros(0))
+        self._marks: list[tuple[float, str]] = []
+
+        self.gsr = TracePlot("Skin conductance (GSR)", "µS", marker_labels=True)
+        self.gsr_curve = self.gsr.curve("GSR", BLUE, legend=True)
+        self.tonic_curve = self.gsr.curve("tonic level", ORANGE, width=2.5, legend=True)
+        self.gaze_xy = TracePlot("Gaze position", "screen 0..1")
+        self.gaze_x = self.gaze_xy.curve("x", BLUE, legend=True)
+        self.gaze_y = self.gaze_xy.curve("y", GREEN, legend=True)
+        self.gaze_xy.setYRange(-0.05, 1.05, padding=0)
+        self.pupil = TracePlot("Pupil diameter", "mm")
+        self.pupil_l = self.pupil.curve("left", PURPLE, legend=True)
+        self.pupil_r = self.pupil.curve("right", SKY, legend=True)
+        self.webcam = TracePlot("Webcam frame rate", "frames/s")
+        self.fps_curve = self.webcam.curve("frame rate", GREY, width=2)
+        self.expression = TracePlot("Facial expression", "score")
+        self.smile_curve = self.expression.curve("smile", GREEN, legend=True)
+        self.valence_curve = self.expression.curve("valence", ORANGE, legend=True)
+        self.expression.setYRange(-1.05, 1.05, padding=0)
+        self.traces = [self.gsr, self.gaze_xy, self.pupil, self.webcam, self.expression]
+        for plot in self.traces:
+            plot.setXRange(-self.window, 0, padding=0)
+            if plot is not self.gsr:
+                plot.setXLink(self.gsr)
+        for plot in self.traces[:-1]:
+            plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
+        self.expression.setLabel("bottom", "seconds before now")
+        self.gaze = GazeView()
+        self.gaze.setMinimumWidth(220)
+
+        left = QVBoxLayout()
+        left.setSpacing(2)
+        left.setContentsMargins(0, 0, 0, 0)
+        for plot, stretch in zip(self.traces, (3, 2, 2, 1, 2)):
+            left.addWidget(plot, stretch)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self.gaze, 3)
+        self.gaze_info = QLabel("")
+        self.gaze_info.setWordWrap(True)
+        self.gaze_info.setStyleSheet(f"color:{GREY};")
+        right.addWidget(self.gaze_info)
+        right.addStretch(2)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addLayout(left, 4)
+        row.addLayout(right, 1)
+        self.frames = 0
+
+    # -- controls ------------------------------------------------------------
+    def set_window(self, seconds: float) -> None:
+        self.window = float(seconds)
+        self.gsr.setXRange(-self.window, 0, padding=0)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause freezes the picture; the buffers (and any recording) keep going."""
+        self.paused = paused
+        self.frozen_at = pylsl.local_clock() if paused else None
+
+    # -- drawing ---------------------------------------------------------------
+    def redraw(self) -> None:
+        if self.paused and self.frames:
+            return
+        now = self.frozen_at or pylsl.local_clock()
+        self._markers(now)
+        self._draw_gsr(now)
+        self._draw_gaze(now)
+        self._draw_webcam(now)
+        self.frames += 1
+
+    def _markers(self, now: float) -> None:
+        # Positions move with time, so they are recomputed each frame (only markers in the window).
+        found: list[Marker] = self.hub.markers.between(now - self.window, now + 1.0)
+        self._marks = [(m.stamp - now, m.label) for m in found]
+        for plot in self.traces:
+            plot.markers.show(self._marks)
+
+    def _draw_gsr(self, now: float) -> None:
+        stream = self.hub.first_of_type("GSR")
+        if stream is None:
+            self.gsr_curve.setData([], [])
+            self.tonic_curve.setData([], [])
+            self.gsr.set_note("no GSR stream", self.window)
+            return
+        stamps, values = stream.window(self.window, now)
+        self.gsr.set_note("" if len(stamps) else f"{stream.name}: no data", self.window)
+        self.gsr_curve.setData(stamps - now, values[:, 0])
+        if now - self._tonic_at >= TONIC_EVERY or self.paused:
+            self._tonic_at = now
+            long_stamps, long_values = stream.window(self.window + 8.0, now)
+            self._tonic = tonic_level(long_stamps, long_values[:, 0])
+        t, level = self._tonic
+        keep = t >= now - self.window
+        self.tonic_curve.setData(t[keep] - now, level[keep])
+
+    def _draw_gaze(self, now: float) -> None:
+        stream = self.hub.first_of_type("Gaze")
+        if stream is None:
+            for c in (self.gaze_x, self.gaze_y, self.pupil_l, self.pupil_r):
+                c.setData([], [])
+            self.gaze_xy.set_note("no eye tracker stream", self.window)
+            self.pupil.set_note("no eye tracker stream", self.window)
+            self.gaze.show_gaze(np.zeros(0), np.zeros(0))
+            self.gaze_info.setText("")
+            return
+        self.gaze_xy.set_note("", self.window)
+        self.pupil.set_note("", self.window)
+        stamps, values = stream.window(self.window, now)
+        t = stamps - now
+        x = eye_mean(values, columns(stream, "left_x", "right_x"))
+        y = eye_mean(values, columns(stream, "left_y", "right_y"))
+        self.gaze_x.setData(t, x, connect="finite")
+        self.gaze_y.setData(t, y, connect="finite")
+        lp, rp = columns(stream, "left_pupil"), columns(stream, "right_pupil")
+        self.pupil_l.setData(t, values[:, lp[0]] if lp else np.full(len(t), np.nan), connect="finite")
+        self.pupil_r.setData(t, values[:, rp[0]] if rp else np.full(len(t), np.nan), connect="finite")
+        trail = stamps >= (stamps[-1] - GAZE_TRAIL if len(stamps) else now)
+        self.gaze.show_gaze(x[trail], y[trail])
+        if len(x):
+            valid = np.isfinite(x)
+            self.gaze_info.setText(f"{stream.name}: {100 * valid.mean():.0f} % valid gaze in the window")
+
+    def _draw_webcam(self, now: float) -> None:
+        frames = self.hub.first_of_type("VideoFrames")
+        if frames is None:
+            self.fps_curve.setData([], [])
+            self.webcam.set_note("no webcam stream", self.window)
+        else:
+            stamps, _ = frames.window(self.window, now)
+            t, fps = frame_rate(stamps)
+            self.fps_curve.setData(t - now, fps)
+            self.webcam.set_note("" if len(stamps) else f"{frames.name}: no frames", self.window)
+            top = max(frames.nominal_srate * 1.25, float(fps.max()) * 1.1 if len(fps) else 1.0, 1.0)
+            self.webcam.setYRange(0, top, padding=0)
+        expression = self.hub.first_of_type("FacialExpression")
+        if self.expression.isHidden() != (expression is None) or not self.frames:
+            self.expression.setVisible(expression is not None)
+            self.webcam.getPlotItem().getAxis("bottom").setStyle(showValues=expression is None)
+            self.webcam.setLabel("bottom", "" if expression is not None else "seconds before now")
+        if expression is not None:
+            stamps, values = expression.window(self.window, now)
+            t = stamps - now
+            smile, valence = columns(expression, "smile"), columns(expression, "valence")
+            self.smile_curve.setData(t, values[:, smile[0] if smile else 0])
+            if valence or expression.channel_count > 1:
+                self.valence_curve.setData(t, values[:, valence[0] if valence else 1])

@@ -1,0 +1,205 @@
+"""One recording run by the panel, in a worker thread: start, watch, stop.
+
+Creating the file, starting the recorder, polling its status and the
+stop drain (up to a second and more) all touch the disk or LSL, so none of
+it may run on the GUI thread. The job publishes an immutable snapshot that
+the panel reads on its timer; the panel only ever calls ``start``/``stop``,
+which return at once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+from typing import Any
+
+import pylsl
+
+from acquisition.discovery import matches
+from acquisition.live import LiveHub
+from acquisition.naming import prepare_output
+from acquisition.recorder import Recorder, StreamStatus
+
+log = logging.getLogger(__name__)
+
+IDLE, STARTING, RECORDING, STOPPING, STOPPED, FAILED = (
+    "idle", "starting", "recording", "stopping", "stopped", "failed")
+STATUS_INTERVAL = 0.25
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: str = IDLE
+    path: Path | None = None
+    started_at: float | None = None  # local LSL clock
+    stopped_at: float | None = None
+    size: int = 0
+    rows: tuple[StreamStatus, ...] = ()
+    error: str = ""
+    markers: str = ""  # the ZeroMQ endpoint markers are received on ("" when off)
+    marker_error: str = ""
+
+    def elapsed(self, now: float) -> float:
+        if self.started_at is None:
+            return 0.0
+        return (self.stopped_at if self.stopped_at is not None else now) - self.started_at
+
+    @property
+    def active(self) -> bool:
+        """Starting, recording or stopping: the window must not simply close."""
+        return self.state in (STARTING, RECORDING, STOPPING)
+
+
+# The marker server republishes what it stores as LSL relay outlets (so the
+# panel can show the markers live); the file already has the originals.
+RELAY_PREDICATE = "starts-with(source_id,'attune-marker-relay-')"
+RECORD_ALL = [f"not({RELAY_PREDICATE})"]
+
+
+def record_queries(queries: list[str]) -> list[str]:
+    """The streams to record: those asked for (all by default), never the marker relay."""
+    if not queries:
+        return list(RECORD_ALL)
+    chosen = " or ".join(f"({q})" for q in queries)
+    return [f"({chosen}) and not({RELAY_PREDICATE})"]
+
+
+class LiveMarkers:
+    """A marker stream handle that records and also shows each marker in the panel at once.
+
+    The server's LSL relay outlet appears on the network only with its first
+    marker, too late for a live inlet to see that marker; so the panel takes
+    its own server's markers here and ignores that relay's copies.
+    """
+
+    def __init__(self, stream: Any, hub: LiveHub, name: str) -> None:
+        self.stream = stream
+        self.hub = hub
+        self.name = name
+        self.offset = 0.0  # sender clock to this computer's clock
+
+    def push(self, stamps, values) -> None:
+        self.stream.push(stamps, values)
+        self.hub.add_markers(self.name, [s + self.offset for s in stamps], [v[0] for v in values])
+
+    def clock_offset(self, collection_time: float, offset: float) -> None:
+        self.stream.clock_offset(collection_time, offset)
+        self.offset = offset
+
+
+class MarkerSink:
+    """The marker server's sink: the recorder, with marker streams mirrored to the live view."""
+
+    def __init__(self, recorder: Recorder, hub: LiveHub | None) -> None:
+        self.recorder = recorder
+        self.hub = hub
+
+    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> Any:
+        stream = self.recorder.add_stream(info_xml, fmt, nominal_srate)
+        header = ElementTree.fromstring(info_xml)
+        if self.hub is None or header.findtext("type") != "Markers":
+            return stream
+        from sync.streams import relay_source_id
+
+        sender = header.findtext("desc/attune/sender") or ""
+        self.hub.direct_markers.add(relay_source_id(sender))
+        return LiveMarkers(stream, self.hub, header.findtext("name") or "markers")
+
+
+def start_marker_server(recorder: Recorder, endpoint: str | None, hub: LiveHub | None = None) -> tuple[Any, str]:
+    """Receive the stimulus side's ZeroMQ markers into ``recorder``; returns (server, endpoint)."""
+    if not endpoint:
+        return None, ""
+    from sync.server import MarkerServer
+
+    server = MarkerServer(MarkerSink(recorder, hub), endpoint).start()
+    return server, server.endpoint
+
+
+def stop_marker_server(server: Any) -> None:
+    server.stop()
+    server.close_relay()
+
+
+class RecordingJob:
+    """Runs one Recorder in the background; ``snapshot`` tells the panel how it goes."""
+
+    def __init__(self, hub: LiveHub | None = None) -> None:
+        self.hub = hub
+        self.snapshot = Snapshot()
+        self.recorder: Recorder | None = None
+        self.summary: list[StreamStatus] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, path: Path, queries: list[str], initial: list[pylsl.StreamInfo] | None = None,
+              marker_endpoint: str | None = None, on_exists: str = "refuse") -> None:
+        """Begin recording to ``path`` in the background (returns at once)."""
+        if self.snapshot.active:
+            raise RuntimeError("a recording is already running")
+        self._stop.clear()
+        self.snapshot = Snapshot(STARTING, Path(path))
+        self._thread = threading.Thread(
+            target=self._run, args=(Path(path), list(queries), list(initial or []), marker_endpoint, on_exists),
+            name="recording-job", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the recording to finish (drain, footers, close); returns at once."""
+        if self.snapshot.state in (STARTING, RECORDING):
+            self._publish(state=STOPPING)
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _publish(self, **changes: Any) -> None:
+        self.snapshot = Snapshot(**{**self.snapshot.__dict__, **changes})
+
+    def _run(self, path: Path, queries: list[str], initial: list[pylsl.StreamInfo],
+             marker_endpoint: str | None, on_exists: str) -> None:
+        recorder = None
+        server = None
+        try:
+            path = prepare_output(path, on_exists)
+            queries = record_queries(queries)
+            recorder = Recorder(path, queries)
+            initial = [info for info in initial if matches(info.as_xml(), queries[0])]
+            if self.hub is not None:
+                self.hub.attach(recorder)
+            recorder.start(initial)
+            self.recorder = recorder
+            markers, marker_error = "", ""
+            try:
+                server, markers = start_marker_server(recorder, marker_endpoint, self.hub)
+            except Exception as exc:  # markers are precious, but the physiology must still record
+                log.exception("marker server did not start")
+                marker_error = f"marker server on {marker_endpoint} did not start: {exc}"
+            self._publish(state=RECORDING if not self._stop.is_set() else STOPPING, path=path,
+                          started_at=recorder.started_at, markers=markers, marker_error=marker_error)
+            while not self._stop.wait(STATUS_INTERVAL):
+                self._publish(size=recorder.writer.size, rows=tuple(recorder.status()))
+        except Exception as exc:
+            log.exception("recording failed")
+            self._publish(state=FAILED, error=str(exc))
+        finally:
+            if server is not None:
+                try:
+                    stop_marker_server(server)
+                except Exception:
+                    log.exception("marker server did not stop cleanly")
+            if recorder is not None and recorder.writer is not None:
+                try:
+                    self.summary = recorder.stop()
+                except Exception as exc:
+                    log.exception("recording did not stop cleanly")
+                    self._publish(error=f"stop: {exc}")
+                size = recorder.path.stat().st_size if recorder.path.exists() else recorder.writer.size
+                if self.snapshot.state != FAILED:
+                    self._publish(state=STOPPED)
+                self._publish(stopped_at=recorder.stopped_at, size=size, rows=tuple(self.summary))
+            if self.hub is not None:
+                self.hub.detach()

@@ -1,0 +1,183 @@
+"""Start a stimulus protocol on this computer when the control panel asks over ZeroMQ.
+
+    python -m stimulus.remote --bind tcp://127.0.0.1:5570
+
+A REP socket takes one JSON request at a time and answers at once:
+
+    {"cmd": "protocols"}                       -> {"ok": true, "protocols": [...]}
+    {"cmd": "start", "protocol": "infant_face_rating", "endpoint": "tcp://HOST:5556",
+     "speed": 1, "simulate": false, "windowed": false}
+                                               -> {"ok": true, "pid": 1234}
+    {"cmd": "status"}                          -> {"ok": true, "running": true, "returncode": null, ...}
+    {"cmd": "stop"}                            -> {"ok": true}
+
+The task itself is ``main.py stimulus`` in a child process, exactly as an
+experimenter would start it here, so its markers go to the marker server at
+``endpoint`` and the panel follows its progress from those markers. Only one
+task runs at a time. Binding anything but loopback needs ``--allow-network``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from sync.protocol import check_endpoint
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTROL = "tcp://127.0.0.1:5570"
+MAIN = Path(__file__).resolve().parents[1] / "main.py"
+
+
+def task_command(request: dict[str, Any]) -> list[str]:
+    """The ``main.py stimulus`` command line for a start request (raises ValueError on bad fields)."""
+    protocol = request.get("protocol")
+    if not isinstance(protocol, str) or not protocol:
+        raise ValueError("start: 'protocol' must name a protocol")
+    endpoint = request.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith("tcp://"):
+        raise ValueError("start: 'endpoint' must be the marker server's tcp:// address")
+    speed = request.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed > 0:
+        raise ValueError(f"start: 'speed' must be a number above 0, got {speed!r}")
+    cmd = [sys.executable, str(MAIN), "stimulus", "--protocol", protocol, "--endpoint", endpoint,
+           "--speed", repr(float(speed))]
+    if request.get("windowed", False):
+        cmd.append("--windowed")
+    if request.get("simulate", False):
+        cmd.append("--simulate-participant")
+    events = request.get("events_tsv")
+    if isinstance(events, str) and events:
+        cmd += ["--events-tsv", events]
+    return cmd
+
+
+class StimulusControl:
+    """The control endpoint: one thread owns the socket and the task's child process."""
+
+    def __init__(self, endpoint: str = DEFAULT_CONTROL, *, allow_network: bool = False) -> None:
+        self.requested = check_endpoint(endpoint, allow_network)
+        self.endpoint = ""
+        self.process: subprocess.Popen | None = None
+        self.protocol = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ctx = zmq.Context()
+        self._sock = self._ctx.socket(zmq.REP)
+        self._sock.setsockopt(zmq.LINGER, 0)
+
+    def start(self) -> "StimulusControl":
+        self._sock.bind(self.requested)
+        self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._thread = threading.Thread(target=self._serve, name="stimulus-control", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop answering and end a running task."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self._end_task()
+        self._ctx.term()
+
+    def _serve(self) -> None:
+        sock = self._sock
+        try:
+            while not self._stop.is_set():
+                if not sock.poll(100):
+                    continue
+                raw = sock.recv()
+                try:
+                    request = json.loads(raw)
+                    if not isinstance(request, dict):
+                        raise ValueError("a request must be a JSON object")
+                    reply = self.handle(request)
+                except ValueError as exc:
+                    reply = {"ok": False, "error": str(exc)}
+                sock.send(json.dumps(reply).encode())
+        finally:
+            sock.close()
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        if cmd == "protocols":
+            from stimulus.protocol import available_protocols
+            return {"ok": True, "protocols": available_protocols()}
+        if cmd == "status":
+            p = self.process
+            return {"ok": True, "protocol": self.protocol, "running": p is not None and p.poll() is None,
+                    "returncode": None if p is None else p.poll()}
+        if cmd == "start":
+            if self.process is not None and self.process.poll() is None:
+                return {"ok": False, "error": f"a task is already running ({self.protocol})"}
+            command = task_command(request)
+            log.info("starting %s", " ".join(command))
+            self.process = subprocess.Popen(command, cwd=MAIN.parent, stdin=subprocess.DEVNULL)
+            self.protocol = request["protocol"]
+            return {"ok": True, "pid": self.process.pid}
+        if cmd == "stop":
+            self._end_task()
+            return {"ok": True}
+        raise ValueError(f"unknown cmd {cmd!r} (protocols, start, status, stop)")
+
+    def _end_task(self) -> None:
+        p = self.process
+        if p is not None and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5.0)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(2.0)
+
+
+def request(endpoint: str, message: dict[str, Any], timeout: float = 3.0) -> dict[str, Any]:
+    """Send one request to a control endpoint; raises TimeoutError if nobody answers."""
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send(json.dumps(message).encode())
+        if not sock.poll(int(timeout * 1000)):
+            raise TimeoutError(f"no answer from the stimulus computer at {endpoint} within {timeout:g} s")
+        return json.loads(sock.recv())
+    finally:
+        sock.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from configs import use_lsl_config
+
+    use_lsl_config()
+    parser = argparse.ArgumentParser(prog="python -m stimulus.remote", description=__doc__.splitlines()[0])
+    parser.add_argument("--bind", default=DEFAULT_CONTROL, help=f"control endpoint (default {DEFAULT_CONTROL})")
+    parser.add_argument("--allow-network", action="store_true", help="allow a non-loopback --bind")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        control = StimulusControl(args.bind, allow_network=args.allow_network).start()
+    except (ValueError, zmq.ZMQError) as exc:
+        print(f"stimulus control: {exc}", file=sys.stderr)
+        return 1
+    print(f"stimulus control listening on {control.endpoint}; Ctrl-C ends", file=sys.stderr)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        control.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

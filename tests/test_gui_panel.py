@@ -1,0 +1,181 @@
+"""The control panel, driven through its real widgets on real simulated devices and LSL."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+import pyxdf  # noqa: E402
+from PyQt6.QtCore import Qt, QTimer  # noqa: E402
+from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from acquisition.live import MISSING, RECEIVING  # noqa: E402
+from gui.panel import ControlPanel  # noqa: E402
+from gui.recording_job import FAILED, RECORDING, STOPPED  # noqa: E402
+
+
+def devices_yaml(folder: Path, tag: str, markers: bool = False) -> Path:
+    """A lab of simulated devices whose names and ids no other test uses."""
+    path = folder / "devices.yaml"
+    path.write_text(f"""
+eyetracker: {{rate: 300, name: Eye{tag}, source_id: {tag}-eye}}
+gsr: {{rate: 128, name: GSR{tag}, source_id: {tag}-gsr}}
+webcam: {{rate: 30, name: Cam{tag}, source_id: {tag}-cam, expression: true}}
+markers: {{enabled: {str(markers).lower()}, rate: 4, name: Mk{tag}, source_id: {tag}-mk}}
+""")
+    return path
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path, unique):
+    p = ControlPanel(root=tmp_path / "rec", marker_endpoint="tcp://127.0.0.1:*",
+                     devices=devices_yaml(tmp_path, unique), protocols=["infant_face_rating"],
+                     queries=[f"contains(source_id,'{unique}')"])
+    p.show()  # not qtbot.addWidget: its close would ask about a running recording after a failure
+    qtbot.waitExposed(p)
+    p.tag = unique
+    yield p
+    p.job.stop()
+    p.shutdown()  # joins the recording, then the devices and the hub
+    p.close()
+
+
+def answer_dialog(button_text: str) -> list[str]:
+    """Click ``button_text`` in the next modal question; returns the question's text once asked."""
+    asked: list[str] = []
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        asked.append(box.text())
+        for button in box.buttons():
+            if button.text() == button_text:
+                button.click()
+                return
+        raise AssertionError(f"no button {button_text!r} in {[b.text() for b in box.buttons()]}")
+
+    QTimer.singleShot(0, click)
+    return asked
+
+
+def start_devices(qtbot, p: ControlPanel) -> None:
+    qtbot.mouseClick(p.session.devices_button, Qt.MouseButton.LeftButton)
+    names = [f"Eye{p.tag}", f"GSR{p.tag}", f"Cam{p.tag}", f"Cam{p.tag}Expression"]
+    try:
+        qtbot.waitUntil(lambda: all(p.streams.status_of(n) == RECEIVING for n in names), timeout=8000)
+    except Exception:
+        rows = [(r.name, r.status) for r in p.streams.rows]
+        raise AssertionError(f"devices: {p.session.devices_state.text()!r}; streams: {rows}") from None
+
+
+def type_into(qtbot, edit, text: str) -> None:
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(edit, text)
+
+
+def test_record_from_the_panel(qtbot, panel):
+    p = panel
+    start_devices(qtbot, p)
+    assert p.streams.status_of("type='GSR'") is None  # required and present: no missing row
+    type_into(qtbot, p.recording.participant, "P042")
+    type_into(qtbot, p.recording.task, "faces")
+    assert "sub-P042_ses-01_task-faces_run-1_physio.xdf" in p.recording.path_label.text()
+
+    qtbot.mouseClick(p.recording.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: p.job.snapshot.state == RECORDING, timeout=5000)
+    assert not p.recording.participant.isEnabled()
+    qtbot.waitUntil(lambda: p.recording.sample_counts().get(f"Eye{p.tag}", 0) > 300, timeout=6000)
+    first = p.recording.sample_counts()
+    frames = p.plots.frames
+    qtbot.wait(800)
+    later = p.recording.sample_counts()
+    assert all(later[name] > first[name] for name in first), (first, later)
+    assert p.plots.frames > frames  # plots keep drawing while recording
+    assert "REC" in p.windowTitle()
+    assert p.plots.gsr_curve.getData()[0] is not None and len(p.plots.gsr_curve.getData()[0]) > 100
+    assert p.banner.isHidden()
+
+    qtbot.mouseClick(p.recording.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: p.job.snapshot.state == STOPPED, timeout=5000)
+    path = p.job.snapshot.path
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    by_name = {s["info"]["name"][0]: s for s in streams}
+    for name in (f"Eye{p.tag}", f"GSR{p.tag}", f"Cam{p.tag}", f"Cam{p.tag}Expression"):
+        assert len(by_name[name]["time_stamps"]) > 0, name
+    shown = p.recording.sample_counts()[f"GSR{p.tag}"]
+    assert len(by_name[f"GSR{p.tag}"]["time_stamps"]) >= shown
+    # The next recording goes to run 2: nothing recorded is ever overwritten.
+    qtbot.waitUntil(lambda: "run-2" in p.recording.path_label.text(), timeout=2000)
+    assert p.recording.start_button.isEnabled()
+
+
+def test_required_stream_missing_is_shown_and_asked(qtbot, panel):
+    p = panel
+    qtbot.waitUntil(lambda: p.streams.status_of("type='GSR'") == MISSING, timeout=3000)
+    assert p.streams.status_of("type='Gaze'") == MISSING
+    asked = answer_dialog("Cancel")
+    qtbot.mouseClick(p.recording.start_button, Qt.MouseButton.LeftButton)
+    assert asked and "type='GSR'" in asked[0]
+    assert p.job.snapshot.state == "idle"
+    p.recording.required_boxes[0][0].setChecked(False)  # eye tracker no longer required
+    qtbot.waitUntil(lambda: p.streams.status_of("type='Gaze'") is None, timeout=2000)
+    assert p.streams.status_of("type='GSR'") == MISSING
+
+
+def test_close_while_recording_asks_first(qtbot, panel):
+    p = panel
+    for box, _ in p.recording.required_boxes:
+        box.setChecked(False)
+    qtbot.mouseClick(p.recording.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: p.job.snapshot.state == RECORDING, timeout=5000)
+
+    asked = answer_dialog("Keep recording")
+    p.close()
+    assert asked and "recording is running" in asked[0]
+    assert p.isVisible() and p.job.snapshot.state == RECORDING
+
+    answer_dialog("Stop and close")
+    p.close()
+    qtbot.waitUntil(lambda: not p.isVisible(), timeout=5000)
+    assert p.job.snapshot.state == STOPPED
+    assert p.job.snapshot.path.exists()
+
+
+def test_dropout_banner_and_markers_with_task_progress(qtbot, panel):
+    from sync.client import MarkerClient
+
+    p = panel
+    start_devices(qtbot, p)
+    qtbot.mouseClick(p.recording.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: p.job.snapshot.state == RECORDING, timeout=5000)
+    qtbot.waitUntil(p.session.task_button.isEnabled, timeout=2000)  # a task may start once recording
+
+    client = MarkerClient(p.job.snapshot.markers, sender_id=f"stim{p.tag}")
+    try:
+        client.send("protocol_start", protocol="infant_face_rating", trials=3)
+        client.send("trial_start", number=1)
+        client.send("trial_start", number=2)
+        qtbot.waitUntil(lambda: "trial 2 of 3" in p.session.progress.format(), timeout=6000)
+        assert "protocol_start" in p.marker_log.events()
+    finally:
+        assert client.close() == []
+
+    qtbot.mouseClick(p.session.devices_button, Qt.MouseButton.LeftButton)  # the devices go away
+    qtbot.waitUntil(lambda: p.banner.isVisible() and f"GSR{p.tag}" in p.banner.text(), timeout=6000)
+    assert "recording continues" in p.banner.text()
+    assert p.job.snapshot.state == RECORDING
+
+    p.job.stop()
+    qtbot.waitUntil(lambda: p.job.snapshot.state in (STOPPED, FAILED), timeout=5000)
+    streams, _ = pyxdf.load_xdf(str(p.job.snapshot.path), dejitter_timestamps=False)
+    names = {s["info"]["name"][0]: s for s in streams}
+    marker_stream = names[f"AttuneMarkers-stim{p.tag}"]
+    events = [v[0] for v in marker_stream["time_series"]]
+    assert len(events) == 3 and "protocol_start" in events[0]
+    assert not any(n.startswith("AttuneMarkerRelay") for n in names)  # the live copy is not recorded twice
