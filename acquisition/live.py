@@ -44,7 +44,7 @@ HANDOVER_DEDUP = 10.0  # seconds after a feed change during which older stamps a
 
 # Status of a stream, as the streams table shows it.
 RECEIVING = "receiving"
-WAITING = "waiting"  # irregular stream (markers), visible, nothing sent recently
+WAITING = "waiting"  # visible, no data yet (or an irregular stream with nothing sent recently)
 STALLED = "stalled"  # visible on the network but no data
 LOST = "lost"  # gone from the network
 MISSING = "missing"  # required, and no stream on the network matches
@@ -333,7 +333,9 @@ def stream_status(stream: LiveStream, now: float) -> str:
     silent = now - (stream.last_receive if stream.last_receive is not None else stream.first_seen)
     if stream.nominal_srate <= 0:
         return RECEIVING if stream.last_receive is not None and silent < 10.0 else WAITING
-    return RECEIVING if silent < stall_threshold(stream.nominal_srate) else STALLED
+    if silent >= stall_threshold(stream.nominal_srate):
+        return STALLED
+    return RECEIVING if stream.last_receive is not None else WAITING
 
 
 class _Puller(threading.Thread):

@@ -21,7 +21,7 @@ MARKER = "#7A4EAB"
 STATUS_COLOURS = {RECEIVING: GREEN, WAITING: SKY, STALLED: ORANGE, LOST: RED, MISSING: RED}
 STATUS_TEXT = {
     RECEIVING: "receiving",
-    WAITING: "waiting for markers",
+    WAITING: "waiting for data",
     STALLED: "stalled: no data",
     LOST: "lost",
     MISSING: "MISSING (required)",
