@@ -75,6 +75,7 @@ class MarkerClient:
 
         # owned by the background thread
         self._pending: OrderedDict[int, _Pending] = OrderedDict()
+        self._unsent: deque[int] = deque()  # seqs to (re)send, ascending; acked ones are skipped
         self._dropped: list[Marker] = []
         self._server_synced = False
         self._probe_id = 0
@@ -119,6 +120,9 @@ class MarkerClient:
             self._next_seq += 1
             self._incoming.append(Marker(self.sender_id, self.session, seq, t, event, fields))
         self._wake()
+        # Offer the GIL to the sending thread now: a stimulus loop that busy-waits for its
+        # next frame would otherwise hold it for whole switch intervals (5 ms) at a time.
+        time.sleep(0)
         return seq
 
     def close(self, timeout: float = 2.0) -> list[Marker]:
@@ -197,9 +201,12 @@ class MarkerClient:
 
     def _next_wakeup(self, now: float) -> float:
         due = [self._next_probe - now, 0.1]
+        if self._unsent:
+            due.append(self._retry_at - now)
         if self._pending:
             first = next(iter(self._pending.values()))
-            due.append(self._retry_at - now if first.sent is None else first.sent + self.resend_after - now)
+            if first.sent is not None:
+                due.append(first.sent + self.resend_after - now)
         if self._closing:
             due.append(self._flush_deadline - now)
         return min(max(d, 0.0) for d in due)
@@ -227,6 +234,7 @@ class MarkerClient:
                 self._retry_at = 0.0
                 for p in self._pending.values():
                     p.sent = None
+                self._unsent = deque(self._pending)
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self._connected = False
 
@@ -261,6 +269,7 @@ class MarkerClient:
             self._incoming.clear()
         for marker in batch:
             self._pending[marker.seq] = _Pending(marker)
+            self._unsent.append(marker.seq)
         overflow = len(self._pending) - self.max_pending
         if overflow > 0:  # never block or grow without bound: give up the oldest, and say so
             for _ in range(overflow):
@@ -270,21 +279,35 @@ class MarkerClient:
                           self.sender_id, self.max_pending, len(self._dropped))
 
     def _transmit(self, now: float) -> None:
-        """Send new markers and resend overdue ones, in sequence order."""
+        """Send new markers and resend overdue ones, in sequence order.
+
+        Work is proportional to what is sent, not to what awaits an ack, so
+        a burst of thousands of markers costs no more per marker than one.
+        """
         if not self._pending or now < self._retry_at:
             return
-        floor = next(iter(self._pending))
+        overdue = []  # sends happen in seq order, so the overdue ones are a prefix
         for seq, p in self._pending.items():
-            if p.sent is not None and now - p.sent < self.resend_after:
+            if p.sent is None or now - p.sent < self.resend_after:
+                break
+            p.sent = None
+            overdue.append(seq)
+        self._unsent.extendleft(reversed(overdue))
+        floor = next(iter(self._pending))
+        while self._unsent:
+            p = self._pending.get(self._unsent[0])
+            if p is None or p.sent is not None:  # acked or given up meanwhile
+                self._unsent.popleft()
                 continue
             m = p.marker
-            frame = encode(Marker(m.sender, m.session, seq, m.t, m.event, m.fields, floor))
+            frame = encode(Marker(m.sender, m.session, m.seq, m.t, m.event, m.fields, floor))
             try:
                 self._sock.send(frame, zmq.NOBLOCK)
             except zmq.Again:
                 self._retry_at = now + 0.1  # not connected: keep them; retry on reconnect or timer
                 return
             p.sent = now
+            self._unsent.popleft()
 
     def _maybe_probe(self, now: float) -> None:
         if now < self._next_probe:
