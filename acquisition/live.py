@@ -144,7 +144,8 @@ def parse_marker(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def marker_details(fields: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in fields.items())
+    """The fields worth reading in a log (the bus's sequence number is not)."""
+    return ", ".join(f"{k}={v}" for k, v in fields.items() if k != "seq")
 
 
 class MarkerBuffer:

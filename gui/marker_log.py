@@ -31,8 +31,10 @@ class MarkerLog(QTableWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        self.setColumnWidth(1, 130)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        self.setColumnWidth(1, 120)
+        self.setColumnWidth(3, 110)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
     @staticmethod
     def clock_text(stamp: float) -> str:

@@ -98,10 +98,6 @@ class ControlPanel(QMainWindow):
 
         self.streams = StreamsView()
         self.marker_log = MarkerLog(self.hub.markers)
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(self._titled("Streams on the network", self.streams))
-        lower.addWidget(self._titled("Markers", self.marker_log))
-        lower.setSizes([560, 440])
 
         plots_box = QWidget()
         pv = QVBoxLayout(plots_box)
@@ -110,14 +106,15 @@ class ControlPanel(QMainWindow):
         pv.addWidget(self.plots, 1)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(plots_box)
-        right.addWidget(lower)
-        right.setSizes([640, 260])
+        right.addWidget(self._titled("Streams on the network", self.streams))
+        right.setSizes([700, 220])
 
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.session)
-        lv.addWidget(self.recording, 1)
+        lv.addWidget(self.recording)
+        lv.addWidget(self._titled("Markers", self.marker_log), 1)
         left.setMinimumWidth(430)
         left.setMaximumWidth(520)
 

@@ -20,6 +20,9 @@ from acquisition.live import LiveHub, LiveStream, Marker, frame_rate, tonic_leve
 from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
 LINES_PER_PLOT = 24  # markers drawn per trace; older ones in the window fall back to the log
+LABEL_ROWS = 2  # marker labels sit in two staggered rows at the top of the GSR plot
+LABEL_HEIGHTS = (0.93, 0.80)
+LABEL_GAP = 0.14  # a label needs this fraction of the window free to its left
 TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
 GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
 
@@ -49,8 +52,8 @@ class MarkerLines:
         self.lines = []
         pen = pg.mkPen(MARKER, width=1, style=Qt.PenStyle.DashLine)
         for i in range(LINES_PER_PLOT):
-            if labels:  # staggered heights so neighbouring labels do not sit on each other
-                opts = {"position": (0.95, 0.8, 0.65)[i % 3], "color": MARKER, "anchors": [(0, 0.5), (0, 0.5)],
+            if labels:
+                opts = {"position": LABEL_HEIGHTS[0], "color": MARKER, "anchors": [(0, 0.5), (0, 0.5)],
                         "fill": pg.mkBrush(255, 255, 255, 210)}
                 line = pg.InfiniteLine(angle=90, movable=False, pen=pen, label="", labelOpts=opts)
             else:
@@ -62,16 +65,23 @@ class MarkerLines:
         self.labels = labels
         self.shown: list[tuple[float, str]] = []
 
-    def show(self, marks: list[tuple[float, str]]) -> None:
+    def show(self, marks: list[tuple[float, str]], min_gap: float = 0.0) -> None:
+        """Place the lines; a label only where it has room (``min_gap`` x-units from its neighbour)."""
         marks = marks[-LINES_PER_PLOT:]
         if marks == self.shown:
             return
+        last_at = [-1e300] * LABEL_ROWS
         for i, line in enumerate(self.lines):
             if i < len(marks):
                 x, text = marks[i]
                 line.setPos(x)
-                if self.labels and (i >= len(self.shown) or self.shown[i][1] != text):
-                    line.label.setFormat(text.replace("{", "{{").replace("}", "}}"))
+                if self.labels:
+                    row = next((r for r in range(LABEL_ROWS) if x - last_at[r] >= min_gap), None)
+                    if row is not None:
+                        last_at[row] = x
+                        line.label.setPosition(LABEL_HEIGHTS[row])
+                    line.label.setFormat("" if row is None else text.replace("{", "{{").replace("}", "}}"))
+                    line.label.setVisible(row is not None)
                 line.setVisible(True)
             elif line.isVisible():
                 line.setVisible(False)
@@ -93,6 +103,8 @@ class TracePlot(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.getAxis("left").setWidth(52)
+        for name in ("left", "bottom"):  # an axis is redrawn from a cached pixmap unless its range moves
+            item.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setMouseEnabled(x=False, y=False)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.legend = None
@@ -101,9 +113,10 @@ class TracePlot(pg.PlotWidget):
         self.note.setZValue(10)
         item.addItem(self.note, ignoreBounds=True)
 
-    def curve(self, name: str, colour: str, width: float = 1.5, legend: bool = False) -> pg.PlotDataItem:
-        if legend and self.legend is None:
-            self.legend = self.getPlotItem().addLegend(offset=(4, 2), labelTextColor=INK, colCount=3,
+    def curve(self, name: str, colour: str, width: float = 1.5, legend: bool = False,
+              legend_at: tuple[int, int] = (4, 2)) -> pg.PlotDataItem:
+        if legend and self.legend is None:  # a negative offset counts from the bottom
+            self.legend = self.getPlotItem().addLegend(offset=legend_at, labelTextColor=INK, colCount=3,
                                                        brush=pg.mkBrush(255, 255, 255, 200))
         c = self.plot([], [], pen=pg.mkPen(colour, width=width), name=name if legend else None)
         c.setClipToView(True)
@@ -175,12 +188,12 @@ class LivePlots(QWidget):
         self._marks: list[tuple[float, str]] = []
 
         self.gsr = TracePlot("Skin conductance (GSR)", "µS", marker_labels=True)
-        self.gsr_curve = self.gsr.curve("GSR", BLUE, legend=True)
+        self.gsr_curve = self.gsr.curve("GSR", BLUE, legend=True, legend_at=(4, -2))  # labels use the top
         self.tonic_curve = self.gsr.curve("tonic level", ORANGE, width=2.5, legend=True)
         self.gaze_xy = TracePlot("Gaze position", "screen 0..1")
         self.gaze_x = self.gaze_xy.curve("x", BLUE, legend=True)
         self.gaze_y = self.gaze_xy.curve("y", GREEN, legend=True)
-        self.gaze_xy.setYRange(-0.05, 1.05, padding=0)
+        self.gaze_xy.setYRange(-0.05, 1.25, padding=0)  # headroom for the legend
         self.pupil = TracePlot("Pupil diameter", "mm")
         self.pupil_l = self.pupil.curve("left", PURPLE, legend=True)
         self.pupil_r = self.pupil.curve("right", SKY, legend=True)
@@ -246,7 +259,7 @@ class LivePlots(QWidget):
         found: list[Marker] = self.hub.markers.between(now - self.window, now + 1.0)
         self._marks = [(m.stamp - now, m.label) for m in found]
         for plot in self.traces:
-            plot.markers.show(self._marks)
+            plot.markers.show(self._marks, LABEL_GAP * self.window)
 
     def _draw_gsr(self, now: float) -> None:
         stream = self.hub.first_of_type("GSR")

@@ -105,7 +105,8 @@ class RecordingPanel(QGroupBox):
         header = self.counts.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.counts.setMinimumHeight(120)
+        self.counts.setMinimumHeight(60)
+        self.counts.setMaximumHeight(240)
         self.message = QLabel("")
         self.message.setWordWrap(True)
 
@@ -116,7 +117,7 @@ class RecordingPanel(QGroupBox):
         layout.addWidget(self.extra_required)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
-        layout.addWidget(self.counts, 1)
+        layout.addWidget(self.counts)
         self.update_path()
 
     # -- fields ------------------------------------------------------------------
