@@ -7,8 +7,9 @@ field's standard event-related score (Boucsein 2012): a trough whose time
 falls in the latency window after stimulus onset (1-4 s here), then the
 next peak (within the rise limit); amplitude = peak - trough, kept if at
 least 0.01 uS; of several candidates in the window the largest counts. The signal is low-passed at
-2 Hz (zero phase), which moves detected onsets about 0.15 s earlier; an SCR
-that starts on an already rising baseline has no trough and is missed.
+2 Hz (zero phase), which moves detected onsets about 0.15 s earlier. An
+SCR that starts on an already rising baseline has no trough: there its
+onset is where the slope rises past 0.05 uS/s.
 A face without such a response scores amplitude 0 (the "magnitude"
 convention) and no latency.
 """
@@ -23,6 +24,7 @@ WINDOW = (1.0, 4.0)  # SCR onset latency window after the stimulus, seconds
 MIN_AMPLITUDE = 0.01  # microsiemens
 MAX_RISE = 5.0  # seconds from trough to peak at most
 LOWPASS_HZ = 2.0
+ONSET_SLOPE = 0.05  # uS/s; a rise steeper than this starts a response
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,12 @@ def responses(times: np.ndarray, smoothed: np.ndarray, onsets: np.ndarray,
     """One SCR per stimulus onset (times on the same clock as ``times``)."""
     if len(times) < 3:
         return [NO_RESPONSE for _ in onsets]
-    slope = np.diff(smoothed)
+    slope = np.diff(smoothed) / np.diff(times)
     # troughs: slope turns from <= 0 to > 0; peaks: from > 0 to <= 0
     troughs = np.nonzero((slope[:-1] <= 0) & (slope[1:] > 0))[0] + 1
+    # on a rising baseline an SCR has no trough: its onset is where the slope jumps past ONSET_SLOPE
+    starts = np.nonzero((slope[:-1] <= ONSET_SLOPE) & (slope[1:] > ONSET_SLOPE))[0] + 1
+    troughs = np.union1d(troughs, starts)
     peaks = np.nonzero((slope[:-1] > 0) & (slope[1:] <= 0))[0] + 1
     out = []
     for onset in onsets:

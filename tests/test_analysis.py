@@ -189,7 +189,7 @@ def test_live_recording_from_lsl_outlets(tmp_path, unique):
     """Real outlets: SCRs triggered at each face onset, JSON markers, ratings from a biased participant."""
     lab = SimulatedLab([DeviceConfig("gsr", 128, f"{unique}GSR", f"{unique}-gsr", 5),
                         DeviceConfig("eyetracker", 300, f"{unique}Eye", f"{unique}-eye", 6)])
-    lab.gsr.spontaneous_per_min = 0.0
+    lab.gsr.spontaneous_per_sample = 0.0  # only the face-locked responses
     marker_info = stream_info(f"{unique}Markers", "Markers", [Channel("marker", "", "Marker")],
                               pylsl.IRREGULAR_RATE, "string", f"{unique}-markers")
     outlet = pylsl.StreamOutlet(marker_info)
@@ -199,13 +199,14 @@ def test_live_recording_from_lsl_outlets(tmp_path, unique):
     path = tmp_path / "sub-09_task-rating.xdf"
     predicate = f"starts-with(name,'{unique}')"
     try:
-        found = pylsl.resolve_bypred(predicate, 0, 1.0)
+        found = pylsl.resolve_bypred(predicate, 3, 5.0)
         assert len(found) == 3
         recorder = Recorder(path, [predicate])
         recorder.start(found)
         for reader in recorder.readers.values():
             assert reader.opened.wait(5.0)
         seq = 0
+        time.sleep(0.5)  # some signal before the first face, for the filter
 
         def mark(event: str, **fields) -> float:
             nonlocal seq

@@ -26,10 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORD_SECONDS = 2.5
 
 
+STREAMS = 5  # gaze, GSR, webcam frames, expression, markers
+
+
 def record(path: Path, prefix: str, seconds: float | None = None, player: Player | None = None) -> None:
     """Record every stream whose name starts with ``prefix``; for a player, until it finishes."""
     predicate = f"starts-with(name,'{prefix}')"
-    found = pylsl.resolve_bypred(predicate, 0, 1.0)
+    found: dict[str, pylsl.StreamInfo] = {}
+    deadline = time.monotonic() + 10.0
+    while len(found) < STREAMS and time.monotonic() < deadline:  # a busy machine can miss a reply
+        found.update((info.source_id(), info) for info in pylsl.resolve_bypred(predicate, STREAMS, 2.0))
+    assert len(found) == STREAMS, sorted(found)
+    found = list(found.values())
     recorder = Recorder(path, [predicate])
     recorder.start(found)
     for reader in recorder.readers.values():
