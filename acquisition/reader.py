@@ -19,6 +19,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 import pylsl
+from pylsl.util import LostError, TimeoutError as LSLTimeoutError
 
 from acquisition.discovery import StreamKey
 from acquisition.xdf_writer import NUMERIC_FORMATS
@@ -163,7 +164,7 @@ class StreamReader(threading.Thread):
         """Record the sender-to-local clock offset; a timeout writes nothing (never a guess)."""
         try:
             offset = inlet.time_correction(timeout=timeout)
-        except pylsl.TimeoutError:
+        except (LSLTimeoutError, LostError):  # source away (it may come back): no guess is written
             return
         self.offset = offset
         self.writer.write_clock_offset(self.stream_id, pylsl.local_clock() - offset, offset)

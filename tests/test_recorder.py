@@ -147,6 +147,29 @@ def test_late_stream_and_restarted_source_are_both_recorded(tmp_path, unique):
     np.testing.assert_array_equal(got[f"{unique}_late"]["time_series"], np.tile([7, 8], (10, 1)))
 
 
+def test_a_source_away_while_its_clock_is_measured_is_recorded_on(tmp_path, unique, monkeypatch):
+    monkeypatch.setattr("acquisition.reader.CLOCK_OFFSET_INTERVAL", 0.3)  # measure while it is away
+    first = outlet(f"{unique}_away", pylsl.cf_float32, channels=1, rate=50.0, source_id=f"{unique}-away")
+    path = tmp_path / "away.xdf"
+    recorder = start_recorder(path, unique, 1)
+    for _ in range(10):
+        first.push_sample([1.0])
+        time.sleep(0.02)
+    time.sleep(0.6)
+    del first
+    time.sleep(2.0)  # several clock measurements fail while the device is gone
+    second = outlet(f"{unique}_away", pylsl.cf_float32, channels=1, rate=50.0, source_id=f"{unique}-away")
+    time.sleep(2.5)
+    for _ in range(20):
+        second.push_sample([2.0])
+        time.sleep(0.02)
+    time.sleep(0.6)
+    rows = recorder.stop()
+    assert [r.error for r in rows] == [None]
+    values = load(path)[f"{unique}_away"]["time_series"][:, 0]
+    assert (values == 1.0).sum() == 10 and (values == 2.0).sum() >= 15
+
+
 def test_clock_offsets_and_footer_are_written(tmp_path, unique):
     out = outlet(f"{unique}_co", pylsl.cf_double64, channels=1, rate=10.0)
     path = tmp_path / "offsets.xdf"
