@@ -17,10 +17,10 @@ from typing import Any
 
 import pylsl
 
-from acquisition.discovery import matches
 from acquisition.live import LiveHub
 from acquisition.naming import prepare_output
 from acquisition.recorder import Recorder, StreamStatus
+from sync.streams import RELAY_PREDICATE
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +52,9 @@ class Snapshot:
         return self.state in (STARTING, RECORDING, STOPPING)
 
 
-# The marker server republishes what it stores as LSL relay outlets (so the
-# panel can show the markers live); the file already has the originals.
-RELAY_PREDICATE = "starts-with(source_id,'attune-marker-relay-')"
-RECORD_ALL = [f"not({RELAY_PREDICATE})"]
-
-
-def record_queries(queries: list[str]) -> list[str]:
-    """The streams to record: those asked for (all by default), never the marker relay."""
-    if not queries:
-        return list(RECORD_ALL)
-    chosen = " or ".join(f"({q})" for q in queries)
-    return [f"({chosen}) and not({RELAY_PREDICATE})"]
+# Readers pull this often while the panel shows the recorded streams live (the CLI's 0.5 s
+# would make the plots jump in half-second steps).
+LIVE_POLL_INTERVAL = 0.05
 
 
 class LiveMarkers:
@@ -165,9 +156,8 @@ class RecordingJob:
         server = None
         try:
             path = prepare_output(path, on_exists)
-            queries = record_queries(queries)
-            recorder = Recorder(path, queries)
-            initial = [info for info in initial if matches(info.as_xml(), queries[0])]
+            # never the marker relay: the server below records the markers themselves
+            recorder = Recorder(path, queries, exclude=[RELAY_PREDICATE], poll_interval=LIVE_POLL_INTERVAL)
             if self.hub is not None:
                 self.hub.attach(recorder)
             recorder.start(initial)
