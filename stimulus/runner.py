@@ -254,8 +254,15 @@ class _Run:
         image = self.stimset.image(face, self.face_px)
         face_on = yield Show(scenes.FaceScreen(image), at=fix_on + self.d(trial.fixation))
         self.mark("face_onset", timestamp=face_on, block=trial.block, trial=trial.index,
-                  identity=face.identity, morph=face.morph, emotion=face.emotion, file=face.file, **extra)
+                  identity=face.identity, morph=face.morph, emotion=face.emotion, file=face.file,
+                  face_rect=self.face_rect(image), **extra)
         return fix_on, face_on
+
+    def face_rect(self, image: Any) -> list[float]:
+        """Where the face is on screen (x0, y0, x1, y1; 0..1, origin top-left), for gaze analysis."""
+        w, h = max(1, self.window.width()), max(1, self.window.height())
+        x0, y0 = (w - image.width()) / 2 / w, (h - image.height()) / 2 / h
+        return [round(x0, 4), round(y0, 4), round(1 - x0, 4), round(1 - y0, 4)]
 
     def rating_trial(self, trial: Trial) -> Script:
         face, timing = trial.face, self.p.timing

@@ -166,6 +166,9 @@ def test_each_trial_has_its_events_in_order_with_their_fields(name, request):
         truth = files[face["file"]]  # a real stimulus of the set, named by its file
         assert (face["identity"], face["morph"], face["emotion"]) == (truth.identity, truth.morph, truth.emotion)
         assert ev["trial_start"]["identity"] == face["identity"] and ev["trial_start"]["morph"] == face["morph"]
+        x0, y0, x1, y1 = face["face_rect"]  # centred, as tall as the protocol asks
+        assert x0 + x1 == pytest.approx(1.0, abs=1e-3) and y0 + y1 == pytest.approx(1.0, abs=1e-3)
+        assert y1 - y0 == pytest.approx(protocol.display.face_height, abs=0.01)
         shown = ev["face_offset"]["t"] - face["t"]
         assert shown == pytest.approx(ev["face_offset"]["duration"], abs=1e-5)
         face_error.append(shown - protocol.timing.face / SPEED)
