@@ -12,6 +12,8 @@ carry the effects the analysis looks for.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +47,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--speed", type=float, default=4.0,
                       help="run the tasks this many times faster than a real session (default 4)")
     demo.add_argument("--markers", default="tcp://127.0.0.1:5556", help="marker bus endpoint")
+    demo.add_argument("--headless", action="store_true",
+                      help="run the visit without the control panel even when a display is present")
     demo.set_defaults(func=run)
+
+
+def display_present() -> bool:
+    """A screen to show the control panel on (not the offscreen platform used by tests and CI)."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
+        return False
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform != "linux"
+
+
+def open_panel(args: argparse.Namespace) -> int:
+    """With a screen: the control panel, simulated devices already running, ready to record."""
+    import gui.cli
+
+    print("Control panel with simulated devices: press 'Start recording', then 'Start task' "
+          "(tick 'simulated participant' to watch a simulated session).")
+    parser = argparse.ArgumentParser(prog="attune")
+    gui.cli.register(parser.add_subparsers())
+    gui_args = parser.parse_args(["gui", "--root", str(args.root), "--markers", args.markers, "--simulate"])
+    return gui_args.func(gui_args)
 
 
 def events_path(recording: Path) -> Path:
@@ -54,6 +77,13 @@ def events_path(recording: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.headless and display_present():
+        return open_panel(args)
+    return run_visit(args)
+
+
+def run_visit(args: argparse.Namespace) -> int:
+    """The headless visit: three recorded parts, then the rating table."""
     from stimulus.events_tsv import write_events_tsv
     from stimulus.markers import TeeSink
     from stimulus.participant import SimulatedParticipant
