@@ -10,7 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-PHASE_STYLE = {"pre": ("#1f77b4", "before training"), "post": ("#d62728", "after training"),
+PHASE_STYLE = {"pre": ("#1f77b4", "before training"), "training": ("#2ca02c", "during training"),
+               "post": ("#d62728", "after training"),
                "": ("#444444", "all recordings")}
 EMOTIONS = ("sad", "neutral", "happy")
 REGIONS = (("dwell_face_mean_s", "whole face"), ("dwell_eyes_mean_s", "eyes"), ("dwell_mouth_mean_s", "mouth"))
@@ -22,7 +23,7 @@ def _ok(v) -> bool:
 
 def _phases(rows: list[dict]) -> list[str]:
     present = {r["phase"] for r in rows}
-    return [p for p in ("pre", "post", "") if p in present]
+    return [p for p in ("pre", "training", "post", "") if p in present]
 
 
 def _pool(rows: list[dict], key: str, value: str) -> dict[tuple, list[float]]:

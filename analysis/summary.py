@@ -1,7 +1,7 @@
 """Across recordings: which is before and which after training, and the group means.
 
-Phase: "pre" or "post" when the session or task label says so
-(``ses-pre``, ``task-ratingpost``...); otherwise, for a participant with
+Phase: "pre", "training" or "post" when the session or task label says so
+(``ses-pre``, ``ses-training``, ``task-ratingpost``...); otherwise, for a participant with
 rating recordings from two or more sessions, the first session (in sort
 order) is "pre" and the last "post"; a single session has no phase ("").
 """
@@ -21,6 +21,8 @@ def _phase_word(text: str) -> str:
         return "post"
     if "pre" in text:
         return "pre"
+    if "train" in text:
+        return "training"
     return ""
 
 
@@ -60,10 +62,11 @@ def _sem(values) -> float:
 
 
 def by_morph(rows: list[dict]) -> list[dict]:
-    """Rating and reaction time per participant, phase and morph level."""
+    """Rating and reaction time per participant, phase and morph level (assessments only:
+    training trials are classifications at the staircase's morph levels, not ratings)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
-        if r["morph"] != "":
+        if r["morph"] != "" and r["phase"] != "training":
             groups[(r["participant"], r["phase"], float(r["morph"]))].append(r)
     out = []
     for (participant, phase, morph), rs in sorted(groups.items()):

@@ -236,3 +236,17 @@ def test_live_recording_from_lsl_outlets(tmp_path, unique):
     assert np.all(amplitude == pytest.approx(0.5, rel=0.3))
     assert np.all(np.abs(latency - 1.5) < 0.4)
     assert all(0 <= r["gaze_valid_fraction"] <= 1 for r in rows)
+
+
+def test_a_training_session_is_its_own_phase_and_stays_out_of_the_rating_curve():
+    from analysis.summary import assign_phases, by_morph
+
+    def row(session: str, morph: float, rating) -> dict:
+        return {"participant": "p1", "session": session, "task": "rating" if session != "training" else "training",
+                "morph": morph, "rating": rating, "rt_s": 1.0}
+
+    rows = [row("pre", 0.0, 45.0), row("training", 0.4286, ""), row("post", 0.0, 52.0)]
+    assign_phases(rows)
+    assert [r["phase"] for r in rows] == ["pre", "training", "post"]
+    curve = by_morph(rows)
+    assert [(c["phase"], c["rating_mean"]) for c in curve] == [("post", 52.0), ("pre", 45.0)]
