@@ -12,6 +12,7 @@ carry the effects the analysis looks for.
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import os
 import sys
 import threading
@@ -56,7 +57,18 @@ def display_present() -> bool:
     """A screen to show the control panel on (not the offscreen platform used by tests and CI)."""
     if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
         return False
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform != "linux"
+    if sys.platform != "linux":
+        return True
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    if not os.environ.get("DISPLAY"):
+        return False
+    # Qt 6.5+ needs libxcb-cursor on X11 and aborts the process without it: say so, run headless.
+    if ctypes.util.find_library("xcb-cursor") is None:
+        print("note: a display is present but libxcb-cursor is missing (Debian/Ubuntu: "
+              "apt install libxcb-cursor0), so the control panel cannot open; running headless")
+        return False
+    return True
 
 
 def open_panel(args: argparse.Namespace) -> int:

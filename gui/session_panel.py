@@ -81,6 +81,8 @@ class SessionPanel(QGroupBox):
         self.protocol = QComboBox()
         self.protocol.setObjectName("protocol")
         self.protocol.addItems(protocols)
+        if "infant_face_rating" in protocols:  # a visit starts with the assessment
+            self.protocol.setCurrentText("infant_face_rating")
         self.where = QComboBox()
         self.where.addItems(["this computer", "stimulus computer"])
         self.remote = QLineEdit("tcp://127.0.0.1:5570")
