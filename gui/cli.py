@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gui.add_argument("--query", "-q", action="append", default=[],
                      help="LSL predicate: show and record only matching streams (repeatable; default all)")
     gui.add_argument("--simulate", action="store_true", help="start the simulated devices at once")
+    gui.add_argument("--replay", type=Path, metavar="FILE.xdf",
+                     help="open this recording in the panel's replay mode (press Play to start)")
     gui.set_defaults(func=run)
 
 
@@ -40,5 +42,7 @@ def run(args: argparse.Namespace) -> int:
                          queries=args.query)
     if args.simulate:
         panel.session.devices_button.setChecked(True)
+    if args.replay is not None:
+        panel.replay.open_file(args.replay)
     panel.show()
     return app.exec()

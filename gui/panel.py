@@ -9,6 +9,7 @@ runs in a worker thread.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
                              QVBoxLayout, QWidget)
 
-from acquisition.live import LiveHub, stall_threshold
+from acquisition.live import LOST, LiveHub, stall_threshold
 from acquisition.naming import NamingError
 from devices.lab import DEFAULT_DEVICES, DeviceConfig, SimulatedLab, load_devices
 from gui.background import Background
@@ -26,6 +27,7 @@ from gui.marker_log import MarkerLog
 from gui.plots import LivePlots
 from gui.recording_job import FAILED, RECORDING, RecordingJob
 from gui.recording_panel import RecordingPanel
+from gui.replay_panel import ReplayPanel
 from gui.session_panel import SessionPanel, TaskProgress, local_task
 from gui.streams_view import StreamsView
 from gui.style import APP_STYLE, BANNER_ALARM, BANNER_OK, BANNER_WARN, format_elapsed
@@ -72,10 +74,16 @@ class ControlPanel(QMainWindow):
 
         self.session = SessionPanel(protocols)
         self.recording = RecordingPanel(root)
+        self.replay = ReplayPanel(self.background, Path(root))
+        self.replay.opened.connect(lambda _path: self._replay_changed())
+        self.replay.closed.connect(self._replay_changed)
+        self._closed_replay: set[tuple[str, str]] = set()  # streams of a closed replay, hidden once gone
         self.recording.start_requested.connect(self.start_recording)
         self.recording.stop_requested.connect(self.stop_recording)
         self.recording.required_changed.connect(self.hub.set_required)
         self.hub.set_required(self.recording.required())
+        for edit in (self.recording.participant, self.recording.session, self.recording.task, self.recording.run):
+            edit.textChanged.connect(self._lock_recording_during_replay)  # after the panel's own update
         self.session.devices_toggled.connect(self.toggle_devices)
         self.session.task_start_requested.connect(self.start_task)
         self.session.task_stop_requested.connect(self.stop_task)
@@ -90,7 +98,8 @@ class ControlPanel(QMainWindow):
         self.pause_button.toggled.connect(self._pause)
         self.view_note = QLabel("")
         controls = QHBoxLayout()
-        controls.addWidget(QLabel("<b>Live signals</b>"))
+        self.signals_title = QLabel("<b>Live signals</b>")
+        controls.addWidget(self.signals_title)
         controls.addWidget(self.view_note, 1)
         controls.addWidget(QLabel("Window"))
         controls.addWidget(self.window_choice)
@@ -126,6 +135,7 @@ class ControlPanel(QMainWindow):
         cv = QVBoxLayout(central)
         cv.setContentsMargins(8, 8, 8, 8)
         cv.addWidget(self.banner)
+        cv.addWidget(self.replay)
         cv.addWidget(body, 1)
         self.setCentralWidget(central)
         self.status_line = QLabel("")
@@ -195,6 +205,9 @@ class ControlPanel(QMainWindow):
 
     # -- recording ---------------------------------------------------------------
     def start_recording(self) -> None:
+        if self.replay.active:
+            self.recording.message.setText("Close the replay first: its streams would be recorded as if live.")
+            return
         try:
             path = self.recording.target()
             required = self.recording.required()
@@ -288,22 +301,63 @@ class ControlPanel(QMainWindow):
         self.pause_button.setText("Resume view" if paused else "Pause view")
         self.view_note.setText("  view paused (recording continues)" if paused else "")
 
+    def _replay_changed(self) -> None:
+        """Say on the plots whether they show a replay, and forget the streams of a closed one."""
+        if self.replay.player is not None:
+            self._closed_replay.clear()
+            self.signals_title.setText(f"<b>Replayed signals</b> ({self.replay.path.name})")
+        else:
+            self._closed_replay = set(self.replay.replayed)
+            self.signals_title.setText("<b>Live signals</b>")
+        self._lock_recording_during_replay()
+        self.tick()
+
+    def _lock_recording_during_replay(self) -> None:
+        """Start recording waits for the replay to close: replayed streams look live in a file."""
+        button = self.recording.start_button
+        if self.replay.active:
+            button.setEnabled(False)
+            button.setToolTip("Close the replay to record: its streams would enter the file as if live")
+        elif button.toolTip():
+            button.setToolTip("")
+            self.recording.update_path()  # enables Start again when the fields allow it
+
+    def _stream_rows(self, now: float) -> list:
+        """The hub's rows, replayed streams marked, a closed replay's lost streams left out."""
+        rows = self.hub.rows(now)
+        playing = self.replay.stream_ids()
+        if not playing and not self._closed_replay:
+            return rows
+        out = []
+        for row in rows:
+            ident = (row.name, row.key.source_id) if row.key is not None else None
+            if ident in playing:
+                row = replace(row, detail=row.detail or f"replayed from {self.replay.path.name}")
+            elif ident in self._closed_replay and row.status == LOST:
+                continue
+            out.append(row)
+        return out
+
     def tick(self) -> None:
         """The 4 Hz refresh: tables, counters, banner, task progress."""
         now = pylsl.local_clock()
-        self.streams.show_rows(self.hub.rows(now))
+        self.streams.show_rows(self._stream_rows(now))
         for marker in self.hub.markers.after(self._markers_seen):
             self.progress.take(marker)
         self._markers_seen = self.hub.markers.count
         self.marker_log.refresh()
         snap = self.job.snapshot
         self.recording.show_snapshot(snap, now)
+        self.replay.set_recording(snap.active)
+        self._lock_recording_during_replay()
         if self.remote_running and int(now * 4) % 8 == 0:
             self._poll_remote_status()
         self.session.show_state(snap.state == RECORDING, self.task is not None or self.remote_running,
                                 self.progress, self.task_note)
         self._banner(snap, now)
         title = "Attune control panel"
+        if self.replay.path is not None:
+            title = f"REPLAY {self.replay.path.name} — {title}"
         if snap.active:
             title = f"● REC {format_elapsed(snap.elapsed(now))} — {title}"
         if self.windowTitle() != title:
@@ -389,4 +443,5 @@ class ControlPanel(QMainWindow):
         if self.lab is not None:
             self.lab.stop()
             self.lab = None
+        self.replay.shutdown()
         self.hub.stop()
