@@ -49,10 +49,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="let the marker endpoint bind beyond loopback (stimulus on another computer)")
     rec.set_defaults(func=run_record)
 
+    serve = subparsers.add_parser(
+        "serve", help="record on commands from experiment scripts (LabRecorder's remote control)",
+        description="Wait for LabRecorder remote-control commands (select all, filename {...}, start, stop) "
+                    "on a TCP port, so lab scripts written for LabRecorder drive Attune unchanged.")
+    serve.add_argument("--root", type=Path, default=Path("recordings"), help="default folder for recordings")
+    serve.add_argument("--port", type=int, default=22345, help="TCP port (LabRecorder's is 22345)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default loopback; 0.0.0.0 lets other computers in)")
+    serve.add_argument("--markers", default="tcp://127.0.0.1:5556",
+                       help="ZeroMQ endpoint for stimulus markers during recordings ('off' to disable)")
+    serve.set_defaults(func=run_serve)
+
     streams = subparsers.add_parser("streams", help="list the LSL streams visible from here")
     streams.add_argument("--query", "-q", action="append", default=[])
     streams.add_argument("--wait", type=float, default=1.0)
     streams.set_defaults(func=run_streams)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from acquisition.remote_control import RemoteControl
+
+    logging.getLogger("acquisition.remote_control").setLevel(logging.INFO)  # say when files start and end
+    markers = None if args.markers == "off" else args.markers
+    try:
+        control = RemoteControl(args.root, markers, args.host, args.port).start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    host, port = control.address[:2]
+    print(f"waiting for commands on {host}:{port} (select all, filename {{...}}, start, stop, status); "
+          "Ctrl-C ends", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    install_stop_signals(stop)
+    while not stop.wait(0.5):
+        pass
+    control.close()
+    return 0
 
 
 def run_streams(args: argparse.Namespace) -> int:
