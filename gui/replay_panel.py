@@ -18,7 +18,7 @@ from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QMessageBox,
-                             QPushButton, QSlider, QVBoxLayout, QWidget)
+                             QPushButton, QSlider, QStyle, QVBoxLayout, QWidget)
 
 from acquisition.player import FINISHED, PLAYING, Player
 from gui.background import Background
@@ -81,7 +81,7 @@ class ReplayPanel(QFrame):
         self.open_button.setObjectName("replay_open")
         self.open_button.setToolTip("Replay an XDF recording as if it were live")
         self.open_button.clicked.connect(self.choose_file)
-        self.play_button = QPushButton("▶ Play")
+        self.play_button = QPushButton("Play")
         self.play_button.setObjectName("replay_play")
         self.play_button.setMinimumWidth(90)
         self.play_button.clicked.connect(self.toggle_play)
@@ -113,7 +113,8 @@ class ReplayPanel(QFrame):
         row.addWidget(self.play_button)
         row.addWidget(self.slider, 1)
         row.addWidget(self.time_label)
-        row.addWidget(QLabel("Speed"))
+        self.speed_label = QLabel("Speed")
+        row.addWidget(self.speed_label)
         row.addWidget(self.speed)
         row.addWidget(self.loop)
         row.addWidget(self.close_button)
@@ -262,7 +263,7 @@ class ReplayPanel(QFrame):
         ready = player is not None
         for w in (self.play_button, self.slider, self.speed, self.loop):
             w.setEnabled(ready)
-        for w in (self.play_button, self.slider, self.time_label, self.speed, self.loop):
+        for w in (self.play_button, self.slider, self.time_label, self.speed_label, self.speed, self.loop):
             w.setVisible(ready)
         self.close_button.setVisible(ready or self.busy == "closing")
         self.close_button.setEnabled(ready)
@@ -277,8 +278,11 @@ class ReplayPanel(QFrame):
             self.band.setVisible(self.busy == "closing")
             return
         state = player.state
-        self.play_button.setText("⏸ Pause" if state == PLAYING else
-                                 "▶ Play again" if state == FINISHED else "▶ Play")
+        text = "Pause" if state == PLAYING else "Play again" if state == FINISHED else "Play"
+        if self.play_button.text() != text:
+            self.play_button.setText(text)
+            icon = QStyle.StandardPixmap.SP_MediaPause if state == PLAYING else QStyle.StandardPixmap.SP_MediaPlay
+            self.play_button.setIcon(self.style().standardIcon(icon))
         if not self.slider.isSliderDown():
             self._syncing = True
             self.slider.setValue(int(round(player.position * SLIDER_STEPS_PER_SECOND)))

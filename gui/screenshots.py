@@ -1,9 +1,10 @@
-"""Render the panel's main states to PNG (offscreen): idle, recording, a stream dropped out.
+"""Render the panel's main states to PNG (offscreen): idle, recording, a stream dropped out, replay.
 
     QT_QPA_PLATFORM=offscreen python -m gui.screenshots docs/img
 
 Uses the simulated devices (with test markers and a stimulus-side marker
-sender), so the pictures show what an experimenter sees in a rehearsal.
+sender), so the pictures show what an experimenter sees in a rehearsal;
+the recording made on the way is then opened in the panel's replay mode.
 """
 from __future__ import annotations
 
@@ -74,8 +75,25 @@ webcam: {{rate: 30, name: SimWebcam, source_id: {tag}-cam, expression: true}}
     client.close()
     panel.job.stop()
     run(1.5)
-    panel.shutdown()
-    print(f"wrote {', '.join(str(out / f'panel_{s}.png') for s in ('idle', 'recording', 'dropped'))}")
+    recorded = panel.job.snapshot.path
+    panel.shutdown()  # the devices go: the replay publishes the same streams again
+
+    from sync.streams import marker_source_id
+
+    replay = ControlPanel(root=tmp / "recordings", marker_endpoint="tcp://127.0.0.1:*", devices=devices,
+                         queries=[f"contains(source_id,'{tag}')", f"source_id='{marker_source_id('stimulus')}'"])
+    replay.resize(1600, 980)
+    replay.show()
+    replay.replay.open_file(recorded)
+    while replay.replay.player is None:
+        run(0.1)
+    replay.replay.seek(2.0)
+    replay.replay.toggle_play()
+    run(26.0)
+    replay.grab().save(str(out / "panel_replay.png"))
+    replay.shutdown()
+    shots = ("idle", "recording", "dropped", "replay")
+    print(f"wrote {', '.join(str(out / f'panel_{s}.png') for s in shots)}")
     return 0
 
 
