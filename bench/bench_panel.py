@@ -13,12 +13,16 @@ offscreen, records everything with all plots live, and measures:
 - CPU: this process's CPU time over wall time (100 % = one core);
 - loss: the recorded file is checked sample by sample: regular streams
   have one sample per nominal period with no holes between the first and
-  last sample, frame indices and marker numbers have no gaps.
+  last sample, frame indices and marker numbers have no gaps;
+- against headless: ``main.py record`` records the same sources side by
+  side; over the time both recorded, the two files must hold exactly the
+  same sample stamps, stream by stream.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,6 +113,10 @@ def run_panel(seconds: float, tag: str, tmp: Path) -> int:
     if not pump(lambda: all(panel.streams.status_of(n) == "receiving" for n in names), 20.0):
         print("the simulated lab did not appear:", [(r.name, r.status) for r in panel.streams.rows])
         return 1
+    headless_path = tmp / "headless.xdf"
+    headless = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "record", "--out", str(headless_path),
+                                 "--query", f"contains(source_id,'{tag}')", "--markers", "off"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     panel.start_recording()
     pump(lambda: panel.job.snapshot.state == "recording", 5.0)
 
@@ -138,7 +146,9 @@ def run_panel(seconds: float, tag: str, tmp: Path) -> int:
     frames = panel.plots.frames - frames0
 
     panel.job.stop()
+    headless.send_signal(signal.SIGINT)
     pump(lambda: not panel.job.snapshot.active, 10.0)
+    headless.wait(15)
     path = panel.job.snapshot.path
     panel.shutdown()
 
@@ -148,15 +158,40 @@ def run_panel(seconds: float, tag: str, tmp: Path) -> int:
     print(f"GUI stall:      max {lateness.max():.1f} ms, 99th percentile {np.percentile(lateness, 99):.1f} ms, "
           f"median {np.median(lateness):.2f} ms (5 ms probe timer lateness, {len(lateness)} ticks)")
     print(f"panel CPU:      {100 * cpu / wall:.0f} % of one core (process CPU time / wall time)")
-    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False, synchronize_clocks=False)
     lost_any = False
     for s in sorted(streams, key=lambda s: s["info"]["name"][0]):
         n, missing, how = check_stream(s)
         lost_any |= missing != 0
         print(f"  {s['info']['name'][0]:<20} {n:>8} samples, {missing} missing ({how})")
     print("loss:           " + ("SAMPLES MISSING" if lost_any else "none"))
+    differ = compare_with_headless(streams, headless_path)
+    print("vs headless:    " + ("DIFFERENT: " + ", ".join(differ) if differ else
+                                "identical samples over the common time span, every stream"))
     del pylsl
-    return 1 if lost_any else 0
+    return 1 if lost_any or differ else 0
+
+
+def compare_with_headless(panel_streams: list[dict], headless_path: Path) -> list[str]:
+    """Streams whose stamps differ from the headless recording where both were recording."""
+    import pyxdf
+
+    headless, _ = pyxdf.load_xdf(str(headless_path), dejitter_timestamps=False, synchronize_clocks=False)
+    theirs = {s["info"]["name"][0]: np.asarray(s["time_stamps"]) for s in headless}
+    differ = []
+    for s in panel_streams:
+        name = s["info"]["name"][0]
+        ours, other = np.asarray(s["time_stamps"]), theirs.get(name)
+        if other is None or not len(ours) or not len(other):
+            differ.append(f"{name} (missing)")
+            continue
+        lo, hi = max(ours[0], other[0]), min(ours[-1], other[-1])
+        a, b = ours[(ours >= lo) & (ours <= hi)], other[(other >= lo) & (other <= hi)]
+        if len(a) != len(b) or not np.array_equal(a, b):
+            differ.append(f"{name} ({len(a)} vs {len(b)} samples)")
+        else:
+            print(f"  {name:<20} {len(a):>8} samples in both files over {hi - lo:.1f} s")
+    return differ
 
 
 if __name__ == "__main__":
