@@ -164,8 +164,7 @@ class RemoteControl:
         if state.recorder is None:
             raise CommandError("not recording")
         if state.markers is not None:
-            state.markers.stop()
-            state.markers.close_relay()
+            state.markers.close()
             state.markers = None
         state.recorder.stop()
         path, state.recorder = state.recorder.path, None

@@ -137,8 +137,7 @@ def record_session(path: Path, queries: list[str], initial: list[pylsl.StreamInf
         wait_for_stop(recorder, stop, duration)
     finally:
         if server is not None:  # markers first: an ack means "in the file"
-            server.stop()
-            server.close_relay()
+            server.close()
         rows = recorder.stop()
     print(summary_table(rows, recorder.elapsed))
     if server is not None:

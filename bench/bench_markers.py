@@ -143,8 +143,7 @@ def main() -> int:
                            str(args.steady_seconds), str(args.bursts)],
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=600)
-    server.stop()
-    server.close_relay()
+    server.close()
     sink.writer.close()
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)

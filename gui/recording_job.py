@@ -109,11 +109,6 @@ def start_marker_server(recorder: Recorder, endpoint: str | None, hub: LiveHub |
     return server, server.endpoint
 
 
-def stop_marker_server(server: Any) -> None:
-    server.stop()
-    server.close_relay()
-
-
 class RecordingJob:
     """Runs one Recorder in the background; ``snapshot`` tells the panel how it goes."""
 
@@ -178,7 +173,7 @@ class RecordingJob:
         finally:
             if server is not None:
                 try:
-                    stop_marker_server(server)
+                    server.close()
                 except Exception:
                     log.exception("marker server did not stop cleanly")
             if recorder is not None and recorder.writer is not None:

@@ -120,8 +120,7 @@ def run_listen(args: argparse.Namespace) -> int:
         threading.Event().wait(args.seconds)
     except KeyboardInterrupt:
         pass
-    server.stop()
-    server.close_relay()
+    server.close()
     stats = server.stats()
     rejected = {k: v for k, v in stats["rejected"].items() if v}
     print(f"stored {stats['stored']} markers; duplicates dropped {stats['duplicates']}; "

@@ -167,6 +167,12 @@ class MarkerServer:
         if self.state.relay is not None:
             self.state.relay.close()
 
+    def close(self) -> ServerState:
+        """Stop for good: no successor takes over, so the LSL relay outlets go too."""
+        state = self.stop()
+        self.close_relay()
+        return state
+
     def stats(self) -> dict[str, Any]:
         s = self.state
         return {**s.counters, "rejected": dict(s.rejected), "lost": {k: list(v) for k, v in s.lost.items()},

@@ -70,8 +70,7 @@ def sink(tmp_path: Path) -> XdfSink:
 def server(sink: XdfSink):
     srv = MarkerServer(sink, "tcp://127.0.0.1:*", offset_interval=0.5).start()
     yield srv
-    srv.stop()
-    srv.close_relay()
+    srv.close()
 
 
 def wait_for(condition, timeout: float = 3.0) -> None:
