@@ -70,6 +70,7 @@ class ReplayPanel(QFrame):
         self._recording = False
         self._syncing = False
         self._then_open: Path | None = None
+        self._shut = False
 
         self.band = QLabel("")
         self.band.setObjectName("replay_band")
@@ -174,6 +175,10 @@ class ReplayPanel(QFrame):
 
     def _opened(self, path: Path, result: Any) -> None:
         self.busy = ""
+        if self._shut:  # the window closed while the file was opening
+            if not isinstance(result, Exception):
+                result.close()
+            return
         if isinstance(result, Exception):
             self.note.setText("")
             self.refresh()
@@ -209,6 +214,8 @@ class ReplayPanel(QFrame):
 
     def _closed(self, _: Any) -> None:
         self.busy = ""
+        if self._shut:
+            return
         self.path = None
         self.note.setText("Replay: watch a recording again as if it were live.")
         self.refresh()
@@ -219,6 +226,7 @@ class ReplayPanel(QFrame):
 
     def shutdown(self) -> None:
         """Close at once (the window is going away)."""
+        self._shut = True
         self.timer.stop()
         player, self.player = self.player, None
         if player is not None:

@@ -127,6 +127,11 @@ def test_replay_open_play_pause_seek_close(qtbot, panel, tmp_path):
     qtbot.wait(400)
     assert r.player.position == held and r.slider.value() == round(held * 10)
 
+    r.slider.setSliderDown(True)  # dragging: the label follows, the player waits for the release
+    r.slider.setValue(20)
+    assert r.player.position == held and r.time_label.text() == "00:02 / 00:05"
+    r.slider.setSliderDown(False)
+    assert r.player.position == pytest.approx(2.0)
     r.slider.setValue(45)  # a click on the track: seek at once
     assert r.player.position == pytest.approx(4.5)
     qtbot.waitUntil(lambda: r.time_label.text() == "00:04 / 00:05", timeout=1000)
@@ -170,3 +175,14 @@ def test_no_replay_opens_while_recording(qtbot, panel, tmp_path):
     p.job.stop()
     qtbot.waitUntil(lambda: not p.job.snapshot.active, timeout=5000)
     qtbot.waitUntil(p.replay.open_button.isEnabled, timeout=1000)
+
+
+def test_command_line_opens_a_replay():
+    import argparse
+
+    from gui import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["gui", "--replay", "session.xdf"])
+    assert args.replay == Path("session.xdf") and args.func is cli.run
