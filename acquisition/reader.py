@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -119,7 +120,7 @@ class StreamReader(threading.Thread):
             if self._stop_requested.is_set():
                 if self._stop_done(now):
                     break
-                self._stop_requested.wait(0.005)
+                time.sleep(0.005)  # the stop event is set: waiting on it would spin
                 continue
             if now >= next_offset:
                 self._update_offset(inlet, timeout=0.5)
