@@ -304,10 +304,10 @@ class ControlPanel(QMainWindow):
     def _replay_changed(self) -> None:
         """Say on the plots whether they show a replay, and forget the streams of a closed one."""
         if self.replay.player is not None:
-            self._closed_replay.clear()
+            self._closed_replay -= self.replay.replayed
             self.signals_title.setText(f"<b>Replayed signals</b> ({self.replay.path.name})")
         else:
-            self._closed_replay = set(self.replay.replayed)
+            self._closed_replay |= self.replay.replayed
             self.signals_title.setText("<b>Live signals</b>")
         self._lock_recording_during_replay()
         self.tick()

@@ -177,6 +177,21 @@ def test_no_replay_opens_while_recording(qtbot, panel, tmp_path):
     qtbot.waitUntil(p.replay.open_button.isEnabled, timeout=1000)
 
 
+def test_opening_another_file_closes_the_first(qtbot, panel, tmp_path):
+    p, r = panel, panel.replay
+    first = write_recording(tmp_path / "first.xdf", p.tag)
+    second = write_recording(tmp_path / "second.xdf", p.tag + "b")  # its source ids contain the tag too
+    r.open_file(first)
+    qtbot.waitUntil(lambda: r.player is not None, timeout=5000)
+    old = r.player
+    r.open_file(second)
+    qtbot.waitUntil(lambda: r.player is not None and r.path == second, timeout=5000)
+    assert old.state == "stopped" and "second.xdf" in r.band.text()
+    r.toggle_play()
+    qtbot.waitUntil(lambda: p.streams.status_of(f"GSR{p.tag}b") == RECEIVING, timeout=6000)
+    qtbot.waitUntil(lambda: p.streams.status_of(f"GSR{p.tag}") is None, timeout=8000)
+
+
 def test_command_line_opens_a_replay():
     import argparse
 
