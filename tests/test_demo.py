@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import pyxdf
 
@@ -11,8 +12,10 @@ from tests.test_record_markers import free_port
 
 
 def test_demo_records_pre_training_post_with_markers_and_events(tmp_path):
+    # as on a server or CI machine: no display, and no Qt platform chosen by anyone
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     proc = attune("demo", "--root", str(tmp_path), "--speed", "20",
-                  "--markers", f"tcp://127.0.0.1:{free_port()}")
+                  "--markers", f"tcp://127.0.0.1:{free_port()}", env=env)
     stdout, stderr = proc.communicate(timeout=240)
     assert proc.returncode == 0, stderr[-3000:]
     assert "mean rating by morph level" in stdout
