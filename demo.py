@@ -23,7 +23,7 @@ from acquisition.cli import install_stop_signals
 from acquisition.discovery import resolve
 from acquisition.naming import SessionFields, bids_path, next_free_run, prepare_output
 from acquisition.session import record_session
-from devices.body import FaceRegions, SimulatedBody
+from devices.body import SimulatedBody
 from devices.lab import SimulatedLab, load_devices
 
 WINDOW_SIZE = (1280, 800)
@@ -116,8 +116,7 @@ def run_visit(args: argparse.Namespace) -> int:
     protocols = {p.protocol: load_protocol(p.protocol) for p in PHASES}
     window = StimulusWindow()
     window.open(windowed=True, size=WINDOW_SIZE)
-    face_height = protocols["infant_face_rating"].display.face_height
-    body = SimulatedBody(lab, FaceRegions.centred(face_height, WINDOW_SIZE[0] / WINDOW_SIZE[1]))
+    body = SimulatedBody(lab)  # face_onset markers say where each face is
     participant = SimulatedParticipant()
     query = [f"source_id='{t.source.info.source_id()}'" for t in lab.threads]
     found = resolve(query, wait=1.0)

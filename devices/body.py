@@ -1,19 +1,29 @@
 """A simulated participant's body: the simulated devices react to what the screen shows.
 
-The stimulus task sends its markers here as well as to the marker bus
-(anything with ``send(event, timestamp=None, **fields)`` is a marker sink),
-so a rehearsal or demo recording carries the effects the study looks for:
-a skin conductance response a couple of seconds after each face (larger for
-clearer emotions), the face's expression mirrored on the webcam score, and
-gaze on the face's eyes and mouth while it is shown.
+The body is a marker sink (``send(event, timestamp=None, **fields)``): the
+demo hands it the task's markers directly, and ``MarkerFollower`` feeds it
+the markers a marker server republishes on LSL, so devices simulated on one
+computer react to a task shown on another. A rehearsal or demo recording
+then carries the effects the study looks for: a skin conductance response
+a couple of seconds after each face (larger for clearer emotions), the
+face's expression mirrored on the webcam score, and gaze on the face's
+eyes and mouth while it is shown.
 """
 from __future__ import annotations
 
+import json
+import logging
 import random
+import threading
 from dataclasses import dataclass
 from typing import Any
 
+import pylsl
+
 from devices.lab import SimulatedLab
+from sync.streams import RELAY_PREDICATE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,18 +34,27 @@ class FaceRegions:
     mouth: tuple[float, float]
 
     @classmethod
-    def centred(cls, face_height: float, aspect: float) -> "FaceRegions":
-        """A face drawn ``face_height`` of the screen tall in the middle of a ``aspect`` (w/h) screen."""
+    def from_rect(cls, rect: tuple[float, float, float, float]) -> "FaceRegions":
+        """The features of a built-in face drawn in ``rect`` (x0, y0, x1, y1 on screen, 0..1)."""
+        x0, y0, x1, y1 = rect
+
         def at(fx: float, fy: float) -> tuple[float, float]:  # face-image fraction -> screen
-            return 0.5 + (fx - 0.5) * face_height / aspect, 0.5 + (fy - 0.5) * face_height
+            return x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)
 
         return cls(eyes=(at(0.38, 0.555), at(0.62, 0.555)), mouth=at(0.5, 0.77))
+
+    @classmethod
+    def centred(cls, face_height: float, aspect: float) -> "FaceRegions":
+        """A face drawn ``face_height`` of the screen tall in the middle of a ``aspect`` (w/h) screen."""
+        half_w, half_h = face_height / aspect / 2, face_height / 2
+        return cls.from_rect((0.5 - half_w, 0.5 - half_h, 0.5 + half_w, 0.5 + half_h))
 
 
 class SimulatedBody:
     """Turns face onsets into stimulus-locked SCRs, mirrored expression and gaze on the face."""
 
-    def __init__(self, lab: SimulatedLab, regions: FaceRegions, scr_latency: float = 2.0,
+    def __init__(self, lab: SimulatedLab, regions: FaceRegions = FaceRegions.centred(0.55, 1.6),
+                 scr_latency: float = 2.0,
                  scr_amplitude: float = 0.4, seed: int = 11) -> None:
         self.lab = lab
         self.regions = regions
@@ -54,10 +73,60 @@ class SimulatedBody:
             if self.lab.expression is not None:
                 self.lab.expression.express(0.6 * morph)
             if self.lab.eyetracker is not None:  # eyes twice as often as the mouth
-                r = self.regions
+                rect = fields.get("face_rect")  # where the task drew it, when it says
+                r = FaceRegions.from_rect(rect) if rect and len(rect) == 4 else self.regions
                 self.lab.eyetracker.attend([*r.eyes, *r.eyes, r.mouth])
         elif event in ("face_offset", "protocol_end"):
             if self.lab.eyetracker is not None:
                 self.lab.eyetracker.attend(None)
             if self.lab.expression is not None:
                 self.lab.expression.express(0.0)
+
+
+class MarkerFollower(threading.Thread):
+    """Feeds a body the task markers that marker servers republish on LSL.
+
+    Only markers sent after a relay stream is found are seen (LSL inlets
+    start at connection), which is what a rehearsal needs.
+    """
+
+    def __init__(self, body: SimulatedBody, predicate: str = RELAY_PREDICATE) -> None:
+        super().__init__(name="marker-follower", daemon=True)
+        self.body = body
+        self.predicate = predicate
+        self.stop_event = threading.Event()
+        self.followed = 0
+
+    def run(self) -> None:
+        resolver = pylsl.ContinuousResolver(pred=self.predicate, forget_after=5.0)
+        inlets: dict[str, pylsl.StreamInlet] = {}
+        while not self.stop_event.is_set():
+            for info in resolver.results():
+                if info.source_id() not in inlets:
+                    inlets[info.source_id()] = pylsl.StreamInlet(info, recover=True)
+            idle = True
+            for inlet in inlets.values():
+                try:
+                    values, _ = inlet.pull_chunk(timeout=0.0)
+                except Exception as exc:  # a relay gone for good: forget it
+                    log.debug("marker relay lost: %s", exc)
+                    continue
+                for (text,) in values:
+                    idle = False
+                    self.follow(text)
+            if idle:
+                self.stop_event.wait(0.02)
+
+    def follow(self, text: str) -> None:
+        try:
+            marker = json.loads(text)
+            event = marker.pop("event")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # not one of Attune's JSON markers
+        marker.pop("seq", None)
+        self.followed += 1
+        self.body.send(event, **marker)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(2.0)

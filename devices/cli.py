@@ -14,10 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim = subparsers.add_parser("simulate", help="publish simulated eye tracker, GSR and webcam streams")
     sim.add_argument("--devices", type=Path, help="devices YAML (default: configs/devices.yaml)")
     sim.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C / SIGTERM)")
+    sim.add_argument("--no-body", action="store_true",
+                     help="do not react to task markers (by default the simulated GSR, gaze and expression "
+                          "respond to each face a marker server reports on LSL)")
     sim.set_defaults(func=run_simulate)
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from devices.body import MarkerFollower, SimulatedBody
     from devices.lab import DEFAULT_DEVICES, SimulatedLab, load_devices
 
     try:
@@ -30,7 +34,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     lab.start()
+    follower = None if args.no_body else MarkerFollower(SimulatedBody(lab))
+    if follower is not None:
+        follower.start()
     print("publishing: " + ", ".join(lab.stream_names), flush=True)
     stop.wait(args.duration)
+    if follower is not None:
+        follower.stop()
     lab.stop()
     return 0

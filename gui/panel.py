@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMessa
 
 from acquisition.live import LOST, LiveHub, stall_threshold
 from acquisition.naming import NamingError
+from devices.body import MarkerFollower, SimulatedBody
 from devices.lab import DEFAULT_DEVICES, DeviceConfig, SimulatedLab, load_devices
 from gui.background import Background
 from gui.marker_log import MarkerLog
@@ -54,6 +55,7 @@ class ControlPanel(QMainWindow):
         self.job = RecordingJob(self.hub)
         self.background = Background(self)
         self.lab: SimulatedLab | None = None
+        self.body: MarkerFollower | None = None
         self.task: QProcess | None = None
         self.remote_running = False
         self.task_note = ""
@@ -190,18 +192,27 @@ class ControlPanel(QMainWindow):
                     button.setChecked(False)
                     return
                 self.lab = lab
+                self.body = MarkerFollower(SimulatedBody(lab))  # reacts to the faces the task shows
+                self.body.start()
                 button.setText("Stop simulated devices")
                 self.session.devices_state.setText(", ".join(lab.stream_names))
             self.session.devices_state.setText("starting…")
             self.background.run(lab.start, started, "devices-start")
         else:
             lab, self.lab = self.lab, None
+            body, self.body = self.body, None
+
+            def stop() -> None:
+                if body is not None:
+                    body.stop()
+                if lab is not None:
+                    lab.stop()
 
             def stopped(_: Any) -> None:
                 button.setEnabled(True)
                 button.setText("Start simulated devices")
                 self.session.devices_state.setText("rehearsal: no hardware needed")
-            self.background.run(lab.stop if lab else (lambda: None), stopped, "devices-stop")
+            self.background.run(stop, stopped, "devices-stop")
 
     # -- recording ---------------------------------------------------------------
     def start_recording(self) -> None:
@@ -440,6 +451,9 @@ class ControlPanel(QMainWindow):
             self.task.waitForFinished(3000)
             self.task = None
         self.job.join(3.0)
+        if self.body is not None:
+            self.body.stop()
+            self.body = None
         if self.lab is not None:
             self.lab.stop()
             self.lab = None

@@ -47,3 +47,44 @@ def test_face_onset_brings_gaze_to_the_face_and_an_scr_about_two_seconds_later(u
     peak = skin_t[np.argmax(skin[:, 0])] - onset
     rise = skin[:, 0].max() - skin[skin_t < onset + 1.0, 0].mean()
     assert 2.0 < peak < 4.5 and rise > 0.4
+
+
+def test_devices_follow_the_faces_a_marker_server_relays(tmp_path, unique):
+    from acquisition.recorder import Recorder
+    from devices.body import MarkerFollower
+    from sync.client import MarkerClient
+    from sync.server import MarkerServer
+    from sync.streams import RELAY_PREDICATE
+
+    lab = SimulatedLab([DeviceConfig("eyetracker", 300.0, f"{unique}ET", f"{unique}-et", 1)])
+    lab.start()
+    follower = MarkerFollower(SimulatedBody(lab), predicate=f"{RELAY_PREDICATE} and contains(source_id,'{unique}')")
+    follower.start()
+    recorder = Recorder(tmp_path / "relay.xdf", [f"name='{unique}ET'"])
+    recorder.start()
+    server = MarkerServer(recorder, "tcp://127.0.0.1:*").start()
+    client = MarkerClient(server.endpoint, sender_id=unique)
+    try:
+        (et_info,) = pylsl.resolve_byprop("source_id", f"{unique}-et", 1, 5.0)
+        et = pylsl.StreamInlet(et_info)
+        et.open_stream()
+        client.send("protocol_start")  # the relay outlet appears with the first marker
+        deadline = time.monotonic() + 10.0
+        while follower.followed == 0 and time.monotonic() < deadline:
+            client.send("still_here")
+            time.sleep(0.5)
+        assert follower.followed > 0, "the follower never saw the relay"
+        rect = [0.1, 0.1, 0.4, 0.6]  # a face drawn off-centre: the gaze must go there, not to the middle
+        pull_all(et, 0.2)
+        onset = pylsl.local_clock()
+        client.send("face_onset", morph=0.5, face_rect=rect)
+        gaze, stamps = pull_all(et, 1.5)
+    finally:
+        client.close()
+        server.close()
+        recorder.stop()
+        follower.stop()
+        lab.stop()
+    late = (stamps > onset + 0.7) & ~np.isnan(gaze[:, 0])
+    x, y = np.median(gaze[late, 0]), np.median(gaze[late, 1])
+    assert 0.1 < x < 0.4 and 0.1 < y < 0.6
