@@ -53,11 +53,13 @@ class GapCounter:
     def update(self, stamps: np.ndarray) -> None:
         if self.threshold <= 0 or len(stamps) == 0:
             return
-        joined = stamps if self.last is None else np.concatenate(([self.last], stamps))
-        steps = np.diff(joined)
+        steps = np.diff(stamps)
         holes = steps[steps > self.threshold]
         self.count += len(holes)
         self.seconds += float(holes.sum())
+        if self.last is not None and stamps[0] - self.last > self.threshold:  # across the previous pull
+            self.count += 1
+            self.seconds += float(stamps[0] - self.last)
         self.last = float(stamps[-1])
 
 

@@ -72,11 +72,14 @@ def stream_header_chunk(stream_id: int, info_xml: str) -> bytes:
     return chunk(TAG_STREAM_HEADER, struct.pack("<I", stream_id) + info_xml.encode("utf-8"))
 
 
-def numeric_samples_chunk(stream_id: int, fmt: str, stamps: np.ndarray, values: np.ndarray) -> bytes:
-    """Samples chunk for a numeric stream, every sample with its own explicit stamp.
+def numeric_samples_parts(stream_id: int, fmt: str, stamps: np.ndarray, values: np.ndarray
+                          ) -> tuple[bytes, np.ndarray]:
+    """Samples chunk for a numeric stream as (header bytes, sample records), not yet joined.
 
-    Explicit stamps keep the raw timestamps exactly as the source sent them
-    (no reconstruction from the nominal rate on reading).
+    Every sample carries its own explicit stamp, which keeps the raw
+    timestamps exactly as the source sent them (no reconstruction from the
+    nominal rate on reading). The records go to the file buffer without an
+    intermediate copy: at 64 channels x 1000 Hz, copies are most of the cost.
     """
     values = np.asarray(values)
     n = len(stamps)
@@ -86,8 +89,15 @@ def numeric_samples_chunk(stream_id: int, fmt: str, stamps: np.ndarray, values: 
     records["width"] = 8
     records["stamp"] = stamps
     records["values"] = values.reshape(n, nch)
-    body = struct.pack("<I", stream_id) + varlen(n) + records.tobytes()
-    return chunk(TAG_SAMPLES, body)
+    count = varlen(n)
+    head = varlen(2 + 4 + len(count) + records.nbytes) + struct.pack("<HI", TAG_SAMPLES, stream_id) + count
+    return head, records
+
+
+def numeric_samples_chunk(stream_id: int, fmt: str, stamps: np.ndarray, values: np.ndarray) -> bytes:
+    """The whole Samples chunk for a numeric stream (see ``numeric_samples_parts``)."""
+    head, records = numeric_samples_parts(stream_id, fmt, stamps, values)
+    return head + records.tobytes()
 
 
 def string_samples_chunk(stream_id: int, stamps: Sequence[float], values: Sequence[Sequence]) -> bytes:
@@ -182,15 +192,17 @@ class XDFWriter:
             return
         stats = self._streams[stream_id]
         if stats.fmt == "string":
-            data = string_samples_chunk(stream_id, stamps, values)
+            parts: tuple = (string_samples_chunk(stream_id, stamps, values),)
         else:
-            data = numeric_samples_chunk(stream_id, stats.fmt, np.asarray(stamps, dtype=np.float64), values)
+            head, records = numeric_samples_parts(stream_id, stats.fmt, np.asarray(stamps, dtype=np.float64),
+                                                  values)
+            parts = (head, memoryview(records).cast("B"))
         with self._lock:
             if stats.first_timestamp is None:
                 stats.first_timestamp = float(stamps[0])
             stats.last_timestamp = float(stamps[-1])
             stats.sample_count += n
-            self._append(data)
+            self._append(*parts)
 
     def write_clock_offset(self, stream_id: int, collection_time: float, offset: float) -> None:
         with self._lock:
@@ -207,10 +219,12 @@ class XDFWriter:
         return self._bytes_on_disk + len(self._buffer)
 
     # -- disk ------------------------------------------------------------
-    def _append(self, data: bytes) -> None:
+    def _append(self, *parts: bytes | memoryview) -> None:
+        """Add one whole chunk (given in parts) to the buffer."""
         if self.closed:
             raise ValueError(f"{self.path} is closed")
-        self._buffer += data
+        for part in parts:
+            self._buffer += part
         if len(self._buffer) >= self._max_buffer:
             self._write_out()
 
