@@ -7,9 +7,11 @@
     mc.close()
 
 ``send`` stamps the event with pylsl.local_clock() (or takes the stamp it
-is given, e.g. a frame flip time), queues it and returns within
-microseconds: a background thread owns the socket, so a stimulus loop is
-never held up by the network. The thread keeps every marker until the
+is given, e.g. a frame flip time) and hands it to a background thread that
+owns the socket; it returns once that thread has put the marker on the
+wire (typically 0.2 ms, never more than 2 ms), so a stimulus loop is never
+held up by the network, and a loop that busy-waits cannot starve the
+sender. The thread keeps every marker until the
 server acknowledges it as recorded, resends after reconnects, and probes
 the server's clock so the server can map these stamps onto its own.
 ``close`` waits (bounded) for the last acks and returns what was not
@@ -52,7 +54,8 @@ class MarkerClient:
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, sender_id: str = "markers", *,
                  max_pending: int = 100_000, resend_after: float = 1.0,
-                 sync_interval: float = 0.25, burst: int = 8, burst_interval: float = 0.02) -> None:
+                 sync_interval: float = 0.25, burst: int = 8, burst_interval: float = 0.02,
+                 handoff_timeout: float = 0.002) -> None:
         if not isinstance(sender_id, str) or not SENDER_RE.fullmatch(sender_id):
             raise ValueError(f"sender_id {sender_id!r}: use 1-64 letters, digits, _ or -")
         self.endpoint = endpoint
@@ -63,6 +66,8 @@ class MarkerClient:
         self.sync_interval = sync_interval
         self.burst = burst
         self.burst_interval = burst_interval
+        self.handoff_timeout = handoff_timeout
+        self._handed = threading.Event()
 
         self._lock = threading.Lock()
         self._incoming: deque[Marker] = deque()
@@ -119,10 +124,12 @@ class MarkerClient:
             seq = self._next_seq
             self._next_seq += 1
             self._incoming.append(Marker(self.sender_id, self.session, seq, t, event, fields))
+            self._handed.clear()
         self._wake()
-        # Offer the GIL to the sending thread now: a stimulus loop that busy-waits for its
-        # next frame would otherwise hold it for whole switch intervals (5 ms) at a time.
-        time.sleep(0)
+        # Hand over: wait (briefly) until the sending thread has put it on the wire. Without
+        # this, a stimulus loop that busy-waits for its next frame keeps the GIL, and the
+        # sending thread gets it back once per switch interval (5 ms) per step: tens of ms.
+        self._handed.wait(self.handoff_timeout)
         return seq
 
     def close(self, timeout: float = 2.0) -> list[Marker]:
@@ -181,6 +188,7 @@ class MarkerClient:
                 self._take_incoming()
                 now = time.monotonic()
                 self._transmit(now)
+                self._handed.set()
                 self._maybe_probe(now)
                 if self._finished(now):
                     break
