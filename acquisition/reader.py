@@ -108,7 +108,8 @@ class StreamReader(threading.Thread):
         inlet.open_stream(timeout=5.0)  # subscribe now: liblsl would otherwise wait for the first pull
         self.writer.add_stream(self.stream_id, full.as_xml(), self.fmt, self.nominal_srate)
         self.opened.set()
-        max_samples = max(64, int(self.nominal_srate * 2) if self.nominal_srate > 0 else 1024)
+        # two seconds of samples per pull; markers come few at a time (pylsl allocates per pull)
+        max_samples = max(64, int(self.nominal_srate * 2) if self.nominal_srate > 0 else 64)
         buffer = None
         if self.fmt != "string":
             buffer = np.empty((max_samples, self.channel_count), dtype=NUMERIC_FORMATS[self.fmt])
