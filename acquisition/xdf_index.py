@@ -91,6 +91,13 @@ def _varlen(buf: mmap.mmap | bytes, pos: int) -> tuple[int, int]:
     raise ValueError(f"bad variable-length integer width {width} at byte {pos}")
 
 
+def _stamp(buf: bytes, pos: int, last: float, tdiff: float) -> tuple[float, int]:
+    """One sample's stamp: explicit (width byte 8, then a double) or last + 1/rate; and the next position."""
+    if buf[pos] == 8:
+        return struct.unpack_from("<d", buf, pos + 1)[0], pos + 9
+    return last + tdiff, pos + 1
+
+
 def _text(root: ET.Element, tag: str, default: str = "") -> str:
     node = root.find(tag)
     return (node.text or "").strip() if node is not None and node.text else default
@@ -233,12 +240,7 @@ class ChunkReader:
             values = np.empty((n, nch), dtype=dtype.newbyteorder("="))
             last = previous_stamp
             for i in range(n):
-                if buf[pos] == 8:
-                    last = struct.unpack_from("<d", buf, pos + 1)[0]
-                    pos += 9
-                else:
-                    last += tdiff
-                    pos += 1
+                last, pos = _stamp(buf, pos, last, tdiff)
                 stamps[i] = last
                 values[i] = np.frombuffer(buf, dtype=dtype, count=nch, offset=pos)
                 pos += nch * dtype.itemsize
@@ -247,12 +249,7 @@ class ChunkReader:
         strings: list[list[str]] = []
         last = previous_stamp
         for i in range(n):
-            if buf[pos] == 8:
-                last = struct.unpack_from("<d", buf, pos + 1)[0]
-                pos += 9
-            else:
-                last += tdiff
-                pos += 1
+            last, pos = _stamp(buf, pos, last, tdiff)
             stamps[i] = last
             sample = []
             for _ in range(nch):

@@ -7,6 +7,7 @@ amber needs a look, red needs action.
 from __future__ import annotations
 
 from acquisition.live import LOST, MISSING, RECEIVING, STALLED, WAITING
+from acquisition.session import format_size  # noqa: F401 - the panel shows sizes as the CLI does
 
 BLUE = "#0072B2"
 ORANGE = "#E69F00"
@@ -45,14 +46,6 @@ QLabel#elapsed { font-size: 20px; font-weight: bold; font-family: monospace; }
 
 def format_rate(rate: float) -> str:
     return "irregular" if rate <= 0 else f"{rate:g}"
-
-
-def format_size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def format_elapsed(seconds: float) -> str:
