@@ -29,6 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_arguments(parser)
     parser.set_defaults(func=run)
 
+    control = subparsers.add_parser(
+        "stimulus-control", help="on the stimulus computer: start protocols when the control panel asks",
+        description="Wait for the control panel's start/stop requests (ZeroMQ) and run the protocol asked for.")
+    from stimulus import remote
+    remote.add_arguments(control)
+    control.set_defaults(func=remote.run)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", metavar="NAME_OR_PATH",

@@ -1,6 +1,6 @@
 """Start a stimulus protocol on this computer when the control panel asks over ZeroMQ.
 
-    python -m stimulus.remote --bind tcp://127.0.0.1:5570
+    main.py stimulus-control --bind tcp://127.0.0.1:5570      (or python -m stimulus.remote)
 
 A REP socket takes one JSON request at a time and answers at once:
 
@@ -155,15 +155,17 @@ def request(endpoint: str, message: dict[str, Any], timeout: float = 3.0) -> dic
         sock.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bind", default=DEFAULT_CONTROL, help=f"control endpoint (default {DEFAULT_CONTROL})")
+    parser.add_argument("--allow-network", action="store_true", help="allow a non-loopback --bind")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve start/stop requests until Ctrl-C."""
     from configs import use_lsl_config
 
     use_lsl_config()
-    parser = argparse.ArgumentParser(prog="python -m stimulus.remote", description=__doc__.splitlines()[0])
-    parser.add_argument("--bind", default=DEFAULT_CONTROL, help=f"control endpoint (default {DEFAULT_CONTROL})")
-    parser.add_argument("--allow-network", action="store_true", help="allow a non-loopback --bind")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger(__name__).setLevel(logging.INFO)
     try:
         control = StimulusControl(args.bind, allow_network=args.allow_network).start()
     except (ValueError, zmq.ZMQError) as exc:
@@ -177,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         control.stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stimulus.remote", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

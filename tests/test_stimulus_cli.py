@@ -94,3 +94,11 @@ def test_cli_names_the_screens_there_are_when_asked_for_one_that_is_not(tmp_path
     assert done.returncode == 1
     assert "no screen 7; this computer has 0: " in done.stderr
     assert not (tmp_path / "x.tsv").exists()
+
+
+def test_stimulus_control_refuses_the_network_unless_asked():
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "main.py"),
+                           "stimulus-control", "--bind", "tcp://0.0.0.0:5599"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "stimulus control:" in done.stderr and "0.0.0.0" in done.stderr
