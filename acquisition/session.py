@@ -14,6 +14,7 @@ from typing import Callable, TextIO
 import pylsl
 import zmq
 
+from acquisition.discovery import matches
 from acquisition.recorder import Recorder, StreamStatus
 from sync.protocol import check_endpoint
 from sync.server import MarkerServer
@@ -143,4 +144,12 @@ def record_session(path: Path, queries: list[str], initial: list[pylsl.StreamInf
     if server is not None:
         print(marker_report(server.stats()))
     print(f"saved {path} ({format_size(path.stat().st_size)})")
+    for predicate in never_recorded(recorder, required or []):
+        print(f"warning: required stream {predicate} never appeared; it is not in {path.name}", file=sys.stderr)
     return 0
+
+
+def never_recorded(recorder: Recorder, required: list[str]) -> list[str]:
+    """The required predicates that no recorded stream satisfies (started with --allow-missing)."""
+    infos = [reader.info.as_xml() for reader in recorder.readers.values()]
+    return [p for p in required if not any(matches(xml, p) for xml in infos)]

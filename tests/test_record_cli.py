@@ -156,6 +156,21 @@ def test_missing_required_stream_refuses_to_start(tmp_path, unique):
     assert not out.exists()
 
 
+def test_going_on_without_a_required_stream_says_so_at_the_end(tmp_path, unique):
+    pusher = Pusher(unique)
+    pusher.start()
+    out = tmp_path / "partial.xdf"
+    proc = attune("record", "--out", str(out), "--query", f"name='{unique}' or name='{unique}_absent'",
+                  "--require", f"name='{unique}'", "--require", f"name='{unique}_absent'",
+                  "--allow-missing", "--duration", "1", "--markers", "off")
+    _, stderr = proc.communicate(timeout=20)
+    pusher.halt.set()
+    assert proc.returncode == 0, stderr
+    assert f"required stream name='{unique}_absent' never appeared" in stderr
+    assert f"required stream name='{unique}' never" not in stderr
+    assert [s["info"]["name"][0] for s in load(out)] == [unique]
+
+
 def test_bad_device_config_names_file_and_field(tmp_path):
     config = tmp_path / "devices.yaml"
     config.write_text("eyetracker:\n  rate: 5000\n")
