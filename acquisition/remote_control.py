@@ -40,6 +40,11 @@ SESSION_KEYS = {"participant": "participant", "session": "session", "task": "tas
                 "acquisition": "acquisition", "modality": "modality"}
 
 
+class _Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True  # a restarted server takes its port back at once
+    daemon_threads = True
+
+
 class CommandError(ValueError):
     """A command that cannot be carried out; its message is the reply."""
 
@@ -74,9 +79,7 @@ class RemoteControl:
                     if line:
                         self.wfile.write((control.execute(line) + "\n").encode())
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), Handler)
         self.address = self.server.server_address
         self._thread: threading.Thread | None = None
 
