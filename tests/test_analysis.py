@@ -223,7 +223,7 @@ def test_live_recording_from_lsl_outlets(tmp_path, unique):
             mark("face_offset", block="b", trial=i, duration=1.0)
             mark("response", block="b", trial=i, value=answer.rating, rt=round(answer.rt, 3))
             sent.append(answer.rating)
-            time.sleep(3.5)  # SCRs decay over several seconds: keep them apart
+            time.sleep(6.5)  # SCRs decay over several seconds: apart enough that each starts near baseline
         time.sleep(1.0)
         recorder.stop()
     finally:
