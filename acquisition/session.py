@@ -16,6 +16,7 @@ import zmq
 
 from acquisition.discovery import matches
 from acquisition.recorder import Recorder, StreamStatus
+from sync.ordering import format_spans
 from sync.protocol import check_endpoint
 from sync.server import MarkerServer
 from sync.streams import RELAY_PREDICATE
@@ -87,8 +88,7 @@ def marker_report(stats: dict) -> str:
         line += ", rejected " + ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
     for sender, ranges in stats["lost"].items():
         if ranges:
-            seqs = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
-            line += f"; LOST from {sender}: seq {seqs}"
+            line += f"; LOST from {sender}: seq {format_spans(ranges)}"
     return line
 
 

@@ -31,6 +31,7 @@ import pylsl
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from .ordering import format_spans
 from .protocol import (SENDER_RE, Ack, Marker, Rejected, SyncReply, SyncRequest, check_fields,
                        check_name, decode_server, encode)
 
@@ -356,4 +357,4 @@ def _ranges(seqs: list[int]) -> str:
             spans[-1][1] = seq
         else:
             spans.append([seq, seq])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+    return format_spans([(a, b) for a, b in spans])

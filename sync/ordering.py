@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from .protocol import Marker
 
 
+def format_spans(spans: list[tuple[int, int]]) -> str:
+    """Inclusive seq ranges for people: [(1, 3), (7, 7)] -> '1-3, 7'."""
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
 @dataclass
 class Outcome:
     """What one offer or expiry produced."""

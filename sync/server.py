@@ -22,7 +22,7 @@ import pylsl
 import zmq
 
 from .clock import ClockEstimate, ClockEstimator
-from .ordering import Sequencer
+from .ordering import Sequencer, format_spans
 from .protocol import (MAX_MESSAGE_BYTES, REJECT_REASONS, Ack, Marker, Rejected, SyncReply,
                        SyncRequest, check_endpoint, decode_client, encode)
 from .streams import clock_info_xml, marker_info_xml
@@ -264,7 +264,7 @@ class MarkerServer:
         c["late"] += outcome.late
         if outcome.lost:
             self.state.lost.setdefault(sess.sender, []).extend(outcome.lost)
-            ranges = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in outcome.lost)
+            ranges = format_spans(outcome.lost)
             log.error("markers from %r (session %s) lost: seq %s", sess.sender, sess.session, ranges)
             sess.ack_due = True
         if outcome.late:
