@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_visit(args: argparse.Namespace) -> int:
     """The headless visit: three recorded parts, then the rating table."""
+    from PyQt6.QtCore import QTimer
+
     from stimulus.events_tsv import write_events_tsv
     from stimulus.markers import TeeSink
     from stimulus.participant import SimulatedParticipant
@@ -105,7 +107,6 @@ def run_visit(args: argparse.Namespace) -> int:
     from stimulus.runner import run_protocol
     from stimulus.window import StimulusWindow, ensure_app
     from sync.client import MarkerClient
-    from PyQt6.QtCore import QTimer
 
     if not args.speed > 0:
         print(f"error: --speed must be above 0, got {args.speed}")
@@ -129,7 +130,7 @@ def run_visit(args: argparse.Namespace) -> int:
             install_stop_signals(stop)
             started, code = threading.Event(), [0]
 
-            def record() -> None:
+            def record(path=path, stop=stop, started=started, code=code) -> None:
                 code[0] = record_session(path, query, found, stop, None, args.markers,
                                          on_started=lambda *_: started.set())
                 started.set()  # also when the start failed
@@ -142,7 +143,7 @@ def run_visit(args: argparse.Namespace) -> int:
                 return code[0] or 2
             client = MarkerClient(args.markers, sender_id="stimulus")
             watchdog = QTimer()  # Ctrl-C ends the task too, not only the recording
-            watchdog.timeout.connect(lambda: stop.is_set() and window.abort_requested.emit())
+            watchdog.timeout.connect(lambda stop=stop: stop.is_set() and window.abort_requested.emit())
             watchdog.start(100)
             try:
                 result = run_protocol(protocols[phase.protocol], TeeSink(client, body),

@@ -28,9 +28,9 @@ def lsl_config_argument(argv: list[str]) -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     import acquisition.cli
-    import demo
     import acquisition.player_cli
     import analysis.cli
+    import demo
     import devices.cli
     import gui.cli
     import stimulus.cli

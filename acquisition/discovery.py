@@ -62,7 +62,7 @@ class StreamKey:
     uid: str
 
     @classmethod
-    def of(cls, info: pylsl.StreamInfo) -> "StreamKey":
+    def of(cls, info: pylsl.StreamInfo) -> StreamKey:
         source_id = info.source_id()
         return cls(info.hostname(), source_id, "" if source_id else info.uid())
 

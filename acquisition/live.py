@@ -21,8 +21,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pylsl
@@ -342,7 +343,7 @@ def stream_status(stream: LiveStream, now: float) -> str:
 class _Puller(threading.Thread):
     """Keeps one stream's buffer filled from its own inlet while nothing else feeds it."""
 
-    def __init__(self, hub: "LiveHub", stream: LiveStream) -> None:
+    def __init__(self, hub: LiveHub, stream: LiveStream) -> None:
         super().__init__(name=f"live-{stream.name}", daemon=True)
         self.hub = hub
         self.stream = stream
@@ -586,7 +587,7 @@ class LiveHub:
         with self._lock:
             return [s.info for s in self.streams.values() if s.visible]
 
-    def wait_for(self, condition: Callable[["LiveHub"], bool], timeout: float) -> bool:
+    def wait_for(self, condition: Callable[[LiveHub], bool], timeout: float) -> bool:
         """Block (a worker or a test, never the GUI) until ``condition(hub)`` holds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

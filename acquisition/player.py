@@ -32,8 +32,8 @@ import threading
 import xml.etree.ElementTree as ET
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pylsl
@@ -304,7 +304,7 @@ class Player:
             lane.outlet = None
         self._reader.close()
 
-    def __enter__(self) -> "Player":
+    def __enter__(self) -> Player:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -343,8 +343,8 @@ class Player:
             now = pylsl.local_clock()
             position = anchor_pos + (now - anchor_clock) * speed
 
-            def to_clock(times: np.ndarray) -> np.ndarray:
-                return anchor_clock + (times - anchor_pos) / speed
+            def to_clock(times: np.ndarray, clock=anchor_clock, pos=anchor_pos, rate=speed) -> np.ndarray:
+                return clock + (times - pos) / rate
 
             with self._lock:
                 if self._anchor_clock != anchor_clock:  # seek/speed change since we looked

@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import pylsl
-from pylsl.util import LostError, TimeoutError as LSLTimeoutError
+from pylsl.util import LostError
+from pylsl.util import TimeoutError as LSLTimeoutError
 
 from acquisition.discovery import StreamKey
 from acquisition.xdf_writer import NUMERIC_FORMATS

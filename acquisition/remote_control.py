@@ -83,7 +83,7 @@ class RemoteControl:
         self.address = self.server.server_address
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "RemoteControl":
+    def start(self) -> RemoteControl:
         self._thread = threading.Thread(target=self.server.serve_forever, name="remote-control", daemon=True)
         self._thread.start()
         return self

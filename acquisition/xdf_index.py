@@ -213,7 +213,7 @@ class ChunkReader:
     def close(self) -> None:
         self._fh.close()
 
-    def __enter__(self) -> "ChunkReader":
+    def __enter__(self) -> ChunkReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,9 +17,9 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np

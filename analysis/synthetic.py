@@ -104,7 +104,7 @@ def synthesise(path: str | Path, *, faces: int = 36, participant: SimulatedParti
                scr_amplitude: dict[str, float] | None = None, scr_latency: float = 1.8,
                gaze_region: str = "eyes", iti: float = 0.5, gaze_rate: float = 300.0,
                gsr_rate: float = 128.0, frame_rate: float = 30.0, spontaneous_per_min: float = 0.0,
-               display: Display = Display(), seed: int = 11, start: float = 1000.0,
+               display: Display = Display(), seed: int = 11, start: float = 1000.0,  # noqa: B008 (frozen dataclass)
                task: str = "rating", block: str = "rating-1") -> Truth:
     """Write a rating session of ``faces`` faces (9 morph levels cycled, shuffled) to ``path``."""
     participant = participant or SimulatedParticipant(post_bias=None, seed=seed)

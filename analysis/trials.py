@@ -80,7 +80,7 @@ def _label_column(signal, name: str, default: int) -> int:
     return signal.labels.index(name) if signal is not None and name in signal.labels else default
 
 
-def table(rec: Recording, settings: Settings = Settings()) -> list[dict]:
+def table(rec: Recording, settings: Settings = Settings()) -> list[dict]:  # noqa: B008 (frozen dataclass)
     """One row per face shown, in time order, with every column of COLUMNS."""
     trials = sorted(_trials(rec), key=lambda r: r["onset"])
     t0 = rec.markers[0][0]

@@ -91,7 +91,7 @@ class TimedSink:
     """Records into XDF and notes when each marker reached the recorder."""
 
     class Handle:
-        def __init__(self, sink: "TimedSink", stream_id: int) -> None:
+        def __init__(self, sink: TimedSink, stream_id: int) -> None:
             self.sink, self.stream_id = sink, stream_id
 
         def push(self, stamps, values) -> None:
@@ -108,7 +108,7 @@ class TimedSink:
         self.count = 0
         self.arrivals: list[tuple[float, float, dict]] = []
 
-    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> "TimedSink.Handle":
+    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> TimedSink.Handle:
         self.count += 1
         self.writer.add_stream(self.count, info_xml, fmt, nominal_srate)
         return self.Handle(self, self.count)

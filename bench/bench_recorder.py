@@ -30,9 +30,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,7 +43,6 @@ from configs import LOOPBACK_LSL_CONFIG, use_lsl_config  # noqa: E402
 use_lsl_config(LOOPBACK_LSL_CONFIG)
 
 import pylsl  # noqa: E402
-
 from recorder_labrecorder import LabRecorderMissing, prepare  # noqa: E402
 from recorder_losses import StreamLoss, load_push_logs, losses  # noqa: E402
 from recorder_sources import SCENARIOS, stream_names  # noqa: E402

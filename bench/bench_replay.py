@@ -167,7 +167,7 @@ def child(args: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
 
 
 def pyxdf_load_time(path: Path) -> float:
-    code = ("import time, pyxdf; t=time.monotonic(); pyxdf.load_xdf(%r); print(time.monotonic()-t)" % str(path))
+    code = f"import time, pyxdf; t=time.monotonic(); pyxdf.load_xdf({str(path)!r}); print(time.monotonic()-t)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return float(run.stdout.strip().splitlines()[-1])
 

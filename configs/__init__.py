@@ -8,8 +8,9 @@ every entry point (CLI, tests, benchmarks) must set it before pylsl loads.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -134,7 +135,7 @@ class Fields:
             raise self.error(key, f"must be a list, got {value!r}")
         return [check(item, f"{self.path(key)}[{i}]") for i, item in enumerate(value)]
 
-    def section(self, key: str, required: bool = False) -> "Fields":
+    def section(self, key: str, required: bool = False) -> Fields:
         value = self._get(key, {}, required)
         return Fields(value, self.source, self.path(key))
 

@@ -34,7 +34,7 @@ class FaceRegions:
     mouth: tuple[float, float]
 
     @classmethod
-    def from_rect(cls, rect: tuple[float, float, float, float]) -> "FaceRegions":
+    def from_rect(cls, rect: tuple[float, float, float, float]) -> FaceRegions:
         """The features of a built-in face drawn in ``rect`` (x0, y0, x1, y1 on screen, 0..1)."""
         x0, y0, x1, y1 = rect
 
@@ -44,7 +44,7 @@ class FaceRegions:
         return cls(eyes=(at(0.38, 0.555), at(0.62, 0.555)), mouth=at(0.5, 0.77))
 
     @classmethod
-    def centred(cls, face_height: float, aspect: float) -> "FaceRegions":
+    def centred(cls, face_height: float, aspect: float) -> FaceRegions:
         """A face drawn ``face_height`` of the screen tall in the middle of a ``aspect`` (w/h) screen."""
         half_w, half_h = face_height / aspect / 2, face_height / 2
         return cls.from_rect((0.5 - half_w, 0.5 - half_h, 0.5 + half_w, 0.5 + half_h))
@@ -53,7 +53,7 @@ class FaceRegions:
 class SimulatedBody:
     """Turns face onsets into stimulus-locked SCRs, mirrored expression and gaze on the face."""
 
-    def __init__(self, lab: SimulatedLab, regions: FaceRegions = FaceRegions.centred(0.55, 1.6),
+    def __init__(self, lab: SimulatedLab, regions: FaceRegions = FaceRegions.centred(0.55, 1.6),  # noqa: B008 (frozen dataclass)
                  scr_latency: float = 2.0,
                  scr_amplitude: float = 0.4, seed: int = 11) -> None:
         self.lab = lab

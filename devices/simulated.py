@@ -9,7 +9,7 @@ clock, as a real amplifier driver does.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pylsl

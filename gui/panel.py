@@ -16,8 +16,17 @@ from typing import Any
 import pylsl
 from PyQt6.QtCore import QProcess, Qt, QTimer
 from PyQt6.QtGui import QCloseEvent
-from PyQt6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from acquisition.live import LOST, LiveHub, stall_threshold
 from acquisition.naming import NamingError

@@ -11,8 +11,8 @@ into place each frame, never created or destroyed while running.
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 import pylsl
+import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -51,7 +51,7 @@ class MarkerLines:
     def __init__(self, plot: pg.PlotItem, labels: bool) -> None:
         self.lines = []
         pen = pg.mkPen(MARKER, width=1, style=Qt.PenStyle.DashLine)
-        for i in range(LINES_PER_PLOT):
+        for _ in range(LINES_PER_PLOT):
             if labels:
                 opts = {"position": LABEL_HEIGHTS[0], "color": MARKER, "anchors": [(0, 0.5), (0, 0.5)],
                         "fill": pg.mkBrush(255, 255, 255, 210)}

@@ -7,7 +7,7 @@ text changes: a calm table that does not flicker twice a second.
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap, QPainter
+from PyQt6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from acquisition.live import MISSING, StreamRow

@@ -12,8 +12,9 @@ answer is delivered as a real click or key press at its scheduled time.
 """
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Generator
+from typing import Any
 
 from PyQt6.QtCore import QEventLoop, QObject, Qt, QTimer
 

@@ -74,7 +74,7 @@ class StimulusControl:
         self._sock = self._ctx.socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
 
-    def start(self) -> "StimulusControl":
+    def start(self) -> StimulusControl:
         self._sock.bind(self.requested)
         self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._thread = threading.Thread(target=self._serve, name="stimulus-control", daemon=True)

@@ -22,9 +22,10 @@ Marker names and their fields (besides ``block`` and ``trial`` on trial events):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import mean
-from typing import Any, Callable
+from typing import Any
 
 from stimulus import scenes
 from stimulus.engine import Aborted, Engine, Respond, Response, Script, Show, Wait
@@ -35,7 +36,6 @@ from stimulus.stimuli import Face, StimulusSet
 from stimulus.training import BlockSummary, Staircase, check_staircase, feedback_text, summarise
 from stimulus.trials import BlockPlan, Trial, plan
 from stimulus.window import StimulusWindow
-
 
 #: ``on_progress(block name, trial number, trials total)``: called as each trial starts;
 #: the number counts from 1 across the whole run, so ``n of total`` fills one progress bar.

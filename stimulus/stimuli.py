@@ -48,13 +48,13 @@ class StimulusSet:
 
     # -- building ------------------------------------------------------------
     @classmethod
-    def builtin(cls, identities: int = 4, levels: int = 9, size: int = 512) -> "StimulusSet":
+    def builtin(cls, identities: int = 4, levels: int = 9, size: int = 512) -> StimulusSet:
         items = [Face(ident.name, m, faces.emotion_of(m), builtin_file(ident.name, m))
                  for ident in faces.IDENTITIES[:identities] for m in faces.morph_levels(levels)]
         return cls(items, builtin_size=size)
 
     @classmethod
-    def from_manifest(cls, manifest: str | os.PathLike) -> "StimulusSet":
+    def from_manifest(cls, manifest: str | os.PathLike) -> StimulusSet:
         """Load a lab's folder; errors name the manifest, its line and the column."""
         manifest = Path(manifest)
         folder = manifest.parent
@@ -104,7 +104,7 @@ class StimulusSet:
         return cls(items, images)
 
     @classmethod
-    def for_spec(cls, spec: StimulusSpec) -> "StimulusSet":
+    def for_spec(cls, spec: StimulusSpec) -> StimulusSet:
         if spec.source == "folder":
             assert spec.manifest is not None
             return cls.from_manifest(spec.manifest)

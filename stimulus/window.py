@@ -77,7 +77,7 @@ class Frame:
 
 
 class _Canvas(QQuickPaintedItem):
-    def __init__(self, window: "StimulusWindow") -> None:
+    def __init__(self, window: StimulusWindow) -> None:
         super().__init__(window.contentItem())
         self._window = window
         self.setOpaquePainting(True)

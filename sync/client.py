@@ -32,8 +32,18 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from .ordering import format_spans
-from .protocol import (SENDER_RE, Ack, Marker, Rejected, SyncReply, SyncRequest, check_fields,
-                       check_name, decode_server, encode)
+from .protocol import (
+    SENDER_RE,
+    Ack,
+    Marker,
+    Rejected,
+    SyncReply,
+    SyncRequest,
+    check_fields,
+    check_name,
+    decode_server,
+    encode,
+)
 
 log = logging.getLogger("attune.sync.client")
 
@@ -158,7 +168,7 @@ class MarkerClient:
         """Markers sent but not yet acknowledged as recorded (approximate, for display)."""
         return len(self._pending) + len(self._incoming)
 
-    def __enter__(self) -> "MarkerClient":
+    def __enter__(self) -> MarkerClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 VERSION = 1
 #: Messages above this size are refused before they are parsed.
@@ -103,8 +103,8 @@ class SyncReply:
     synced: bool
 
 
-ClientMessage = Union[Marker, SyncRequest]
-ServerMessage = Union[Ack, SyncReply]
+ClientMessage = Marker | SyncRequest
+ServerMessage = Ack | SyncReply
 
 
 # -- encoding -------------------------------------------------------------

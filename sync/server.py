@@ -23,8 +23,18 @@ import zmq
 
 from .clock import ClockEstimate, ClockEstimator
 from .ordering import Sequencer, format_spans
-from .protocol import (MAX_MESSAGE_BYTES, REJECT_REASONS, Ack, Marker, Rejected, SyncReply,
-                       SyncRequest, check_endpoint, decode_client, encode)
+from .protocol import (
+    MAX_MESSAGE_BYTES,
+    REJECT_REASONS,
+    Ack,
+    Marker,
+    Rejected,
+    SyncReply,
+    SyncRequest,
+    check_endpoint,
+    decode_client,
+    encode,
+)
 from .streams import clock_info_xml, marker_info_xml
 
 log = logging.getLogger("attune.sync.server")
@@ -119,7 +129,7 @@ class MarkerServer:
         self.endpoint: str = ""
 
     # -- life cycle ------------------------------------------------------
-    def start(self) -> "MarkerServer":
+    def start(self) -> MarkerServer:
         self._ctx = zmq.Context()
         sock = self._ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.RCVHWM, 100_000)
@@ -156,7 +166,7 @@ class MarkerServer:
             raise RuntimeError("marker server failed") from self._error
         return self.state
 
-    def __enter__(self) -> "MarkerServer":
+    def __enter__(self) -> MarkerServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

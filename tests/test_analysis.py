@@ -228,7 +228,7 @@ def test_live_recording_from_lsl_outlets(tmp_path, unique):
         recorder.stop()
     finally:
         lab.stop()
-        del outlet
+        outlet = None  # closes the outlet
     rows = table(load(path))
     assert [r["rating"] for r in rows] == sent
     amplitude = np.array([r["scr_amplitude_us"] for r in rows])

@@ -1,7 +1,6 @@
 """The control panel, driven through its real widgets on real simulated devices and LSL."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest

@@ -4,8 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pylsl
 
-from acquisition.live import (LOST, MISSING, RECEIVING, LiveHub, MarkerBuffer, Marker, RingBuffer, frame_rate,
-                              parse_marker, tonic_level)
+from acquisition.live import (
+    LOST,
+    MISSING,
+    RECEIVING,
+    LiveHub,
+    Marker,
+    MarkerBuffer,
+    RingBuffer,
+    frame_rate,
+    parse_marker,
+    tonic_level,
+)
 
 
 def test_ring_buffer_keeps_the_newest_samples_contiguously():
@@ -66,7 +76,7 @@ def test_hub_sees_a_stream_receive_and_go(unique):
         stream = hub.first_of_type("GSR")
         stamps, values = stream.window(10.0, pylsl.local_clock())
         assert len(stamps) > 0 and np.all(values == 3.0) and stamps[0] >= start - 1
-        del outlet
+        outlet = None  # closes the outlet
         assert hub.wait_for(lambda h: h.rows()[0].status == LOST, 8.0)
         assert "type='GSR'" in hub.missing
     finally:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from acquisition.naming import (NamingError, SessionFields, bids_path, next_free_run, prepare_output,
-                                render)
+from acquisition.naming import NamingError, SessionFields, bids_path, next_free_run, prepare_output, render
 
 
 def test_bids_template_matches_labrecorder():

@@ -1,7 +1,6 @@
 """``main.py record`` as a user runs it: signals, kill -9, and every kind of bad input."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -104,7 +103,7 @@ def test_duration_and_summary(tmp_path, unique):
     stdout, stderr = proc.communicate(timeout=20)
     pusher.halt.set()
     assert proc.returncode == 0, stderr
-    line = next(l for l in stdout.splitlines() if l.startswith(unique))
+    line = next(row for row in stdout.splitlines() if row.startswith(unique))
     assert "500" in line.split()  # nominal rate column
     (stream,) = load(out)
     assert 1.0 < stream["time_stamps"][-1] - stream["time_stamps"][0] < 2.5

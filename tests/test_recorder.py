@@ -49,7 +49,7 @@ def load(path):
 def test_every_numeric_format_round_trips_exactly(tmp_path, unique):
     rng = np.random.default_rng(0)
     outlets, sent = {}, {}
-    for fmt, (cf, dtype) in FORMATS.items():
+    for fmt, (cf, _dtype) in FORMATS.items():
         outlets[fmt] = outlet(f"{unique}_{fmt}", cf)
     path = tmp_path / "formats.xdf"
     recorder = start_recorder(path, unique, len(FORMATS))

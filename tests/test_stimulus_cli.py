@@ -66,7 +66,7 @@ def test_cli_rating_rehearsal_without_markers_prints_means_per_morph(tmp_path):
     done = stimulus("--protocol", str(protocol), "--windowed", "--size", "640x400", "--simulate-participant",
                     "--speed", "100", "--no-markers", "--events-tsv", str(tmp_path / "r.tsv"))
     assert done.returncode == 0, done.stderr
-    lines = [l for l in done.stdout.splitlines() if "mean rating" in l]
+    lines = [row for row in done.stdout.splitlines() if "mean rating" in row]
     assert len(lines) == 9 and lines[0].strip().startswith("morph -1.00")
 
 

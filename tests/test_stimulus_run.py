@@ -152,7 +152,7 @@ def test_each_trial_has_its_events_in_order_with_their_fields(name, request):
     assert len(trials) == len(run.result.trials)
     face_error: list[float] = []  # shown minus planned durations, seconds
     fixation_error: list[float] = []
-    for (block, index), ms in trials.items():
+    for ms in trials.values():
         ev = {m["event"]: m for m in ms}
         order = ["trial_start", "fixation_onset", "face_onset", "face_offset", f"{screen}_onset"]
         answer = ev.get("response") or ev["timeout"]
@@ -289,7 +289,7 @@ def test_a_participant_who_never_answers_times_out_every_trial(window, tmp_path)
 
 
 def test_escape_ends_the_run_and_says_so(window, tmp_path, qtbot):
-    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtCore import Qt, QTimer
 
     path = short_protocol(tmp_path, "infant_face_rating", instructions="")
     sink = ListSink()

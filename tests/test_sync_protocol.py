@@ -6,8 +6,18 @@ import json
 import pytest
 
 from sync.ordering import Sequencer
-from sync.protocol import (MAX_MESSAGE_BYTES, Ack, Marker, Rejected, SyncReply, SyncRequest,
-                           check_endpoint, decode_client, decode_server, encode)
+from sync.protocol import (
+    MAX_MESSAGE_BYTES,
+    Ack,
+    Marker,
+    Rejected,
+    SyncReply,
+    SyncRequest,
+    check_endpoint,
+    decode_client,
+    decode_server,
+    encode,
+)
 
 
 def marker(seq: int, floor: int = 1, **fields) -> Marker:

@@ -44,7 +44,7 @@ class XdfSink:
         self.writer = XDFWriter(path)
         self.streams = 0
 
-    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> "XdfSink.Handle":
+    def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> XdfSink.Handle:
         self.streams += 1
         self.writer.add_stream(self.streams, info_xml, fmt, nominal_srate)
         return self.Handle(self.writer, self.streams)

@@ -7,8 +7,15 @@ import numpy as np
 import pyxdf
 
 from acquisition.xdf_index import ChunkReader, build_index
-from acquisition.xdf_writer import (MAGIC, TAG_SAMPLES, chunk, file_header_chunk, stream_header_chunk,
-                                    stream_info_xml, varlen)
+from acquisition.xdf_writer import (
+    MAGIC,
+    TAG_SAMPLES,
+    chunk,
+    file_header_chunk,
+    stream_header_chunk,
+    stream_info_xml,
+    varlen,
+)
 
 
 def implicit_chunk(stream_id: int, first: float, values: list, fmt: str) -> bytes:
