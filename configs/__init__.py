@@ -7,6 +7,7 @@ every entry point (CLI, tests, benchmarks) must set it before pylsl loads.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -50,8 +51,15 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(path, f"line {line}", f"not UTF-8 text (byte {exc.start}); "
+                                                "save the file as UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except DuplicateKey as exc:
+        raise ConfigError(path, f"line {exc.line}", f"the key {exc.key!r} is given twice in one mapping "
+                                                    "(YAML would silently keep the last); keep one") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
@@ -61,6 +69,31 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(path, "", "the top level must be a mapping of names to settings")
     return data
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping names the same key twice (YAML would keep the last one silently)."""
+
+    def __init__(self, key: Any, line: int) -> None:
+        self.key, self.line = key, line
+        super().__init__(f"{key!r} is given twice")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last, silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class names it
+                break
+            if duplicate:
+                raise DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class Fields:
@@ -102,6 +135,12 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"must be a number, got {value!r}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int too large for a float
+            finite = False
+        if not finite:
+            raise self.error(key, f"must be a finite number, got {value!r}")
         if integer and not float(value).is_integer():
             raise self.error(key, f"must be a whole number, got {value!r}")
         if lo is not None and value < lo:

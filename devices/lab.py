@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from configs import CONFIG_DIR, Fields, load_yaml
+from configs import CONFIG_DIR, ConfigError, Fields, load_yaml
 from devices.eyetracker import EyeTrackerSource
 from devices.gsr import GSRSource
 from devices.markers import MarkerThread
@@ -49,7 +49,7 @@ def parse_devices(data: dict, source: str | os.PathLike) -> list[DeviceConfig]:
             rate=sec.number("rate", rate, lo=lo, hi=hi),
             name=sec.text("name", name),
             source_id=sec.text("source_id", f"attune-sim-{kind}"),
-            seed=sec.number("seed", 0, integer=True),
+            seed=sec.number("seed", 0, lo=0, hi=2**63 - 1, integer=True),
         )
         if kind == "webcam":
             cfg.options["expression"] = sec.flag("expression", True)
@@ -59,6 +59,9 @@ def parse_devices(data: dict, source: str | os.PathLike) -> list[DeviceConfig]:
         if enabled:
             configs.append(cfg)
     top.finish()
+    if not configs:
+        raise ConfigError(source, "", "no device is enabled: name at least one of "
+                                      f"{', '.join(defaults)} (with enabled: true or no enabled key)")
     return configs
 
 

@@ -1,6 +1,8 @@
 """Simulated devices: signal models, metadata on the wire, config validation."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -95,6 +97,14 @@ def test_devices_publish_channel_metadata(unique):
     ("webcam:\n  expression: maybe\n", "webcam.expression", "true or false"),
     ("camera:\n  rate: 30\n", "camera", "unknown setting"),
     ("gsr: [1, 2]\n", "gsr", "must be a mapping"),
+    ("eyetracker:\n  rate: .nan\n", "eyetracker.rate", "finite"),
+    ("gsr:\n  rate: .inf\n", "gsr.rate", "finite"),
+    ("gsr:\n  seed: -1\n", "gsr.seed", "at least 0"),
+    ("gsr:\n  seed: .nan\n", "gsr.seed", "finite"),
+    ("gsr:\n  rate: 1.0e+400\n", "gsr.rate", "finite"),
+    ("gsr:\n  rate: 128\n  rate: 64\n", "line 3", "given twice"),
+    ("", "", "no device is enabled"),
+    ("gsr:\n  enabled: false\n", "", "no device is enabled"),
 ])
 def test_device_config_errors_name_the_field(tmp_path, text, field, problem):
     path = tmp_path / "devices.yaml"
@@ -103,6 +113,23 @@ def test_device_config_errors_name_the_field(tmp_path, text, field, problem):
         load_devices(path)
     assert err.value.field == field and problem in str(err.value)
     assert str(path) in str(err.value)
+
+
+def test_devices_file_that_is_not_utf8_names_file_and_line(tmp_path):
+    path = tmp_path / "devices.yaml"
+    path.write_bytes(b"gsr:\n  name: M\xfcnchen\n")
+    with pytest.raises(ConfigError, match="line 2: not UTF-8") as err:
+        load_devices(path)
+    assert str(path) in str(err.value)
+
+
+def test_simulate_refuses_a_bad_devices_file_with_an_error_exit(tmp_path):
+    path = tmp_path / "devices.yaml"
+    path.write_text("eyetracker:\n  rate: .nan\n")
+    run = subprocess.run([sys.executable, "main.py", "simulate", "--devices", str(path), "--duration", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert f"{path}: eyetracker.rate: must be a finite number" in run.stderr
 
 
 def test_broken_yaml_names_the_line(tmp_path):

@@ -71,6 +71,8 @@ def _change(data: dict, dotted: str, value) -> dict:
     ("infant_face_rating", "display.background", "grey", "display.background", "colour"),
     ("infant_face_rating", "display.photodiode_corner", "middle", "display.photodiode_corner", ""),
     ("infant_face_rating", "randomisation.seed", 1.5, "randomisation.seed", ""),
+    ("infant_face_rating", "timing.face", float("nan"), "timing.face", "finite"),
+    ("infant_face_rating", "timing.iti", float("inf"), "timing.iti", "finite"),
     ("infant_face_rating", "blocks.1.name", "rating-1", "blocks[1].name", "twice"),
     ("infant_face_rating", "blocks.0.morphs", [0.0, 2.0], "blocks[0].morphs", "-1"),
     ("emotion_training", "blocks.0", {"name": "t"}, "blocks[0].trials", "required"),
@@ -133,3 +135,19 @@ def test_unshuffled_protocol_keeps_the_continuum_order(tmp_path):
     protocol = load_protocol(write(tmp_path, "ordered", data))
     morphs = [m for _, _, m, _ in _order(protocol)]
     assert morphs == sorted(morphs) and len(morphs) == 9
+
+
+def test_protocol_with_a_key_given_twice_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "twice.yaml"
+    text = yaml.safe_dump(shipped("infant_face_rating"), sort_keys=False)
+    path.write_text(text.replace("timing:\n", "timing:\n  face: 0.5\n", 1) + "name: again\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"twice\.yaml: line \d+: the key '(face|name)' is given twice"):
+        load_protocol(path)
+
+
+def test_protocol_that_is_not_utf8_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: x\ndescription: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"latin1\.yaml: line 2: not UTF-8"):
+        load_protocol(path)
