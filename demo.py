@@ -25,6 +25,7 @@ from acquisition.naming import SessionFields, bids_path, next_free_run, prepare_
 from acquisition.session import record_session
 from devices.body import SimulatedBody
 from devices.lab import SimulatedLab, load_devices
+from sync.protocol import DEFAULT_ENDPOINT
 
 WINDOW_SIZE = (1280, 800)
 
@@ -47,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--participant", default="demo")
     demo.add_argument("--speed", type=float, default=4.0,
                       help="run the tasks this many times faster than a real session (default 4)")
-    demo.add_argument("--markers", default="tcp://127.0.0.1:5556", help="marker bus endpoint")
+    demo.add_argument("--markers", default=DEFAULT_ENDPOINT, help="marker bus endpoint")
     demo.add_argument("--headless", action="store_true",
                       help="run the visit without the control panel even when a display is present")
     demo.set_defaults(func=run)

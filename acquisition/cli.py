@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from acquisition.naming import BIDS_TEMPLATE, NamingError, SessionFields, bids_path, prepare_output
+from sync.protocol import DEFAULT_ENDPOINT
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,34 @@ def output_path(args: argparse.Namespace) -> Path:
     return prepare_output(bids_path(args.root, fields, args.template), args.on_exists)
 
 
+def add_marker_server_arguments(parser: argparse.ArgumentParser) -> None:
+    from sync.keys import DEFAULT_KEYS_DIR
+    from sync.server import DEFAULT_MAX_SENDERS
+
+    parser.add_argument("--markers-keys", type=Path, metavar="DIR",
+                        help="CurveZMQ key folder: markers are taken only from senders whose public key "
+                             f"is there (make them with 'main.py keys make'; e.g. {DEFAULT_KEYS_DIR})")
+    parser.add_argument("--markers-no-auth", action="store_true",
+                        help="with --markers-allow-network, accept markers from anyone on the network")
+    parser.add_argument("--max-marker-senders", type=int, default=DEFAULT_MAX_SENDERS, metavar="N",
+                        help=f"sender ids recorded at most; more are refused (default {DEFAULT_MAX_SENDERS})")
+
+
+def marker_server_options(args: argparse.Namespace) -> dict:
+    """MarkerServer keyword arguments from the command line; raises ValueError naming the problem."""
+    from sync.keys import KeyFileError, server_keys
+
+    if args.max_marker_senders < 1:
+        raise ValueError(f"--max-marker-senders must be at least 1, got {args.max_marker_senders}")
+    keys = None
+    if args.markers_keys is not None:
+        try:
+            keys = server_keys(args.markers_keys)
+        except KeyFileError as exc:
+            raise ValueError(f"--markers-keys: {exc}") from None
+    return {"keys": keys, "insecure": args.markers_no_auth, "max_senders": args.max_marker_senders}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     rec = subparsers.add_parser("record", help="record LSL streams into one XDF file (headless)")
     add_output_arguments(rec)
@@ -43,10 +72,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="start even if a required stream is missing (it joins when it appears)")
     rec.add_argument("--duration", type=float, help="seconds to record (default: until Ctrl-C / SIGTERM)")
     rec.add_argument("--wait", type=float, default=1.0, help="seconds to look for streams before starting")
-    rec.add_argument("--markers", default="tcp://127.0.0.1:5556",
+    rec.add_argument("--markers", default=DEFAULT_ENDPOINT,
                      help="ZeroMQ endpoint to receive stimulus markers on ('off' to disable)")
     rec.add_argument("--markers-allow-network", action="store_true",
-                     help="let the marker endpoint bind beyond loopback (stimulus on another computer)")
+                     help="let the marker endpoint bind beyond loopback (stimulus on another computer); "
+                          "senders then need CurveZMQ keys (--markers-keys) unless --markers-no-auth")
+    add_marker_server_arguments(rec)
     rec.set_defaults(func=run_record)
 
     serve = subparsers.add_parser(
@@ -57,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=22345, help="TCP port (LabRecorder's is 22345)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default loopback; 0.0.0.0 lets other computers in)")
-    serve.add_argument("--markers", default="tcp://127.0.0.1:5556",
+    serve.add_argument("--markers", default=DEFAULT_ENDPOINT,
                        help="ZeroMQ endpoint for stimulus markers during recordings ('off' to disable)")
     serve.set_defaults(func=run_serve)
 
@@ -134,6 +165,11 @@ def run_record(args: argparse.Namespace) -> int:
         print(f"warning: required stream(s) not found yet: {names}; they join when they appear",
               file=sys.stderr)
     try:
+        options = marker_server_options(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         path = output_path(args)
     except (NamingError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -142,4 +178,4 @@ def run_record(args: argparse.Namespace) -> int:
     install_stop_signals(stop)
     markers = None if args.markers == "off" else args.markers
     return record_session(path, args.query, found, stop, args.duration, markers, args.require,
-                          allow_network=args.markers_allow_network)
+                          allow_network=args.markers_allow_network, marker_options=options)

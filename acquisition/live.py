@@ -16,7 +16,6 @@ Nothing here imports Qt: the same hub can serve any front end or a test.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -31,6 +30,7 @@ from pylsl.util import TimeoutError as LSLTimeoutError
 
 from acquisition.discovery import StreamKey, check_predicate, combine
 from acquisition.reader import FORMAT_NAMES
+from sync.protocol import parse_sample
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class RingBuffer:
 
 
 @dataclass(frozen=True)
-class Marker:
+class LiveMarker:
     """One marker for display: label on the plots, the rest in the log."""
 
     stamp: float  # local LSL clock
@@ -131,17 +131,13 @@ class Marker:
 
 
 def parse_marker(text: str) -> tuple[str, dict[str, Any]]:
-    """Attune's marker bus sends JSON objects with an "event"; anything else is a plain label."""
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except ValueError:
-            return stripped, {}
-        if isinstance(data, dict):
-            label = str(data.get("event", data.get("label", "")) or "marker")
-            return label, {k: v for k, v in data.items() if k != "event"}
-    return stripped, {}
+    """Attune's markers (sync.protocol.parse_sample) show their event; anything else is a plain label."""
+    recorded = parse_sample(text)
+    if recorded is None:
+        return text.strip(), {}
+    fields = recorded.as_dict()
+    del fields["event"]
+    return recorded.event, fields
 
 
 def marker_details(fields: dict[str, Any]) -> str:
@@ -153,11 +149,11 @@ class MarkerBuffer:
     """All markers seen, in arrival order, numbered so readers can ask for "what is new"."""
 
     def __init__(self, keep: int = 50_000) -> None:
-        self._items: deque[Marker] = deque(maxlen=keep)
+        self._items: deque[LiveMarker] = deque(maxlen=keep)
         self._first = 0  # number of the oldest kept marker
         self._lock = threading.Lock()
 
-    def add(self, markers: list[Marker]) -> None:
+    def add(self, markers: list[LiveMarker]) -> None:
         with self._lock:
             for m in markers:
                 if len(self._items) == self._items.maxlen:
@@ -169,13 +165,13 @@ class MarkerBuffer:
         with self._lock:
             return self._first + len(self._items)
 
-    def after(self, number: int) -> list[Marker]:
+    def after(self, number: int) -> list[LiveMarker]:
         """Markers numbered ``number`` and later (0-based arrival order)."""
         with self._lock:
             skip = max(0, number - self._first)
             return list(self._items)[skip:]
 
-    def between(self, start: float, end: float, slack: float = 30.0) -> list[Marker]:
+    def between(self, start: float, end: float, slack: float = 30.0) -> list[LiveMarker]:
         """Markers stamped in [start, end], in stamp order.
 
         Scans back from the newest and stops ``slack`` seconds before
@@ -281,7 +277,7 @@ class LiveStream:
                     if isinstance(text, (bytes, bytearray)):
                         text = text.decode("utf-8", errors="replace")
                     label, fields = parse_marker(text)
-                    found.append(Marker(float(stamp) + self.offset, label, marker_details(fields),
+                    found.append(LiveMarker(float(stamp) + self.offset, label, marker_details(fields),
                                         self.name, fields))
                 markers.add(found)
             self.samples += n
@@ -552,7 +548,7 @@ class LiveHub:
         found = []
         for stamp, text in zip(stamps, texts):
             label, fields = parse_marker(text)
-            found.append(Marker(float(stamp), label, marker_details(fields), stream, fields))
+            found.append(LiveMarker(float(stamp), label, marker_details(fields), stream, fields))
         self.markers.add(found)
 
     # -- reading (any thread; no LSL calls beyond the clock) -------------

@@ -29,6 +29,7 @@ from pathlib import Path
 from acquisition.discovery import resolve
 from acquisition.naming import BIDS_TEMPLATE, NamingError, SessionFields, bids_path, prepare_output
 from acquisition.recorder import Recorder
+from sync.protocol import DEFAULT_ENDPOINT
 from sync.server import MarkerServer
 from sync.streams import RELAY_PREDICATE
 
@@ -64,7 +65,7 @@ class RecorderState:
 class RemoteControl:
     """Runs recordings on command; one command at a time, from any number of clients."""
 
-    def __init__(self, root: Path, marker_endpoint: str | None = "tcp://127.0.0.1:5556",
+    def __init__(self, root: Path, marker_endpoint: str | None = DEFAULT_ENDPOINT,
                  host: str = "127.0.0.1", port: int = DEFAULT_PORT, wait: float = 1.0) -> None:
         self.state = RecorderState(Path(root))
         self.marker_endpoint = marker_endpoint

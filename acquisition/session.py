@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pylsl
 import zmq
@@ -18,7 +18,7 @@ import zmq
 from acquisition.discovery import matches
 from acquisition.recorder import Recorder, StreamStatus
 from sync.ordering import format_spans
-from sync.protocol import check_endpoint
+from sync.protocol import check_server_security
 from sync.server import MarkerServer
 from sync.streams import RELAY_PREDICATE
 
@@ -93,15 +93,19 @@ def marker_report(stats: dict) -> str:
     return line
 
 
-def start_marker_server(recorder: Recorder, endpoint: str, allow_network: bool = False) -> MarkerServer:
-    """Markers received on ``endpoint`` go into the recording (and out again on LSL)."""
-    return MarkerServer(recorder, endpoint, allow_network=allow_network).start()
+def start_marker_server(recorder: Recorder, endpoint: str, allow_network: bool = False,
+                        **options: Any) -> MarkerServer:
+    """Markers received on ``endpoint`` go into the recording (and out again on LSL).
+
+    ``options`` go to MarkerServer (keys, insecure, max_senders)."""
+    return MarkerServer(recorder, endpoint, allow_network=allow_network, **options).start()
 
 
 def record_session(path: Path, queries: list[str], initial: list[pylsl.StreamInfo],
                    stop: threading.Event, duration: float | None, marker_endpoint: str | None,
                    required: list[str] | None = None, allow_network: bool = False,
-                   on_started: Callable[[Recorder, MarkerServer | None], None] | None = None) -> int:
+                   on_started: Callable[[Recorder, MarkerServer | None], None] | None = None,
+                   marker_options: dict[str, Any] | None = None) -> int:
     """Record until stopped; print the summary. Returns the process exit code.
 
     With ``marker_endpoint`` a marker server records the stimulus markers in
@@ -111,7 +115,8 @@ def record_session(path: Path, queries: list[str], initial: list[pylsl.StreamInf
     exclude = [RELAY_PREDICATE] if marker_endpoint else []
     if marker_endpoint:
         try:
-            check_endpoint(marker_endpoint, allow_network)
+            check_server_security(marker_endpoint, allow_network, (marker_options or {}).get("keys"),
+                                  (marker_options or {}).get("insecure", False))
         except ValueError as exc:
             print(f"error: --markers: {exc}", file=sys.stderr)
             return 2
@@ -124,7 +129,7 @@ def record_session(path: Path, queries: list[str], initial: list[pylsl.StreamInf
     server = None
     try:
         if marker_endpoint:
-            server = start_marker_server(recorder, marker_endpoint, allow_network)
+            server = start_marker_server(recorder, marker_endpoint, allow_network, **(marker_options or {}))
             print(f"markers: listening on {server.endpoint}", file=sys.stderr)
     except zmq.ZMQError as exc:
         recorder.stop()

@@ -9,7 +9,6 @@ type: "Markers" (JSON task events), "GSR"/"EDA", "Gaze", "FacialExpression".
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 import pyxdf
 
 from acquisition.xdf_index import XDFError, build_index
+from sync.protocol import parse_sample
 
 
 class AnalysisError(ValueError):
@@ -72,12 +72,9 @@ def _signal(stream: dict) -> Signal:
 def _task_markers(stream: dict) -> list[tuple[float, dict]]:
     out = []
     for t, sample in zip(stream["time_stamps"], stream["time_series"]):
-        try:
-            value = json.loads(sample[0])
-        except (ValueError, TypeError, IndexError):
-            continue
-        if isinstance(value, dict) and "event" in value:
-            out.append((float(t), value))
+        recorded = parse_sample(sample[0]) if len(sample) else None
+        if recorded is not None:
+            out.append((float(t), recorded.as_dict()))
     return out
 
 

@@ -11,7 +11,6 @@ eyes and mouth while it is shown.
 """
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 import pylsl
 
 from devices.lab import SimulatedLab
+from sync.protocol import parse_sample
 from sync.streams import RELAY_PREDICATE
 
 log = logging.getLogger(__name__)
@@ -118,14 +118,11 @@ class MarkerFollower(threading.Thread):
                 self.stop_event.wait(0.02)
 
     def follow(self, text: str) -> None:
-        try:
-            marker = json.loads(text)
-            event = marker.pop("event")
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return  # not one of Attune's JSON markers
-        marker.pop("seq", None)
+        recorded = parse_sample(text)
+        if recorded is None:
+            return  # not one of Attune's markers
         self.followed += 1
-        self.body.send(event, **marker)
+        self.body.send(recorded.event, **recorded.fields)
 
     def stop(self) -> None:
         self.stop_event.set()

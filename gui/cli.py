@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sync.protocol import DEFAULT_ENDPOINT
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to ``main.py``."""
@@ -16,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     gui = subparsers.add_parser("gui", help="open the control panel (live signals, markers, recording)")
     gui.add_argument("--root", type=Path, default=Path("recordings"), help="folder for recordings")
-    gui.add_argument("--markers", default="tcp://127.0.0.1:5556",
+    gui.add_argument("--markers", default=DEFAULT_ENDPOINT,
                      help="ZeroMQ endpoint the marker server listens on while recording")
     gui.add_argument("--devices", type=Path, default=DEFAULT_DEVICES,
                      help="simulated devices started by the panel (default configs/devices.yaml)")

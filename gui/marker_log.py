@@ -12,7 +12,7 @@ import pylsl
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from acquisition.live import Marker, MarkerBuffer
+from acquisition.live import LiveMarker, MarkerBuffer
 
 MAX_ROWS = 5000
 
@@ -44,7 +44,7 @@ class MarkerLog(QTableWidget):
 
     def refresh(self) -> int:
         """Append markers that arrived since the last call; returns how many."""
-        new: list[Marker] = self.markers.after(self.seen)
+        new: list[LiveMarker] = self.markers.after(self.seen)
         if not new:
             return 0
         self.seen += len(new)

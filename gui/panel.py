@@ -41,17 +41,17 @@ from gui.replay_panel import ReplayPanel
 from gui.session_panel import SessionPanel, TaskProgress, local_task
 from gui.streams_view import StreamsView
 from gui.style import APP_STYLE, BANNER_ALARM, BANNER_OK, BANNER_WARN, format_elapsed
+from sync.protocol import DEFAULT_ENDPOINT
 
 log = logging.getLogger(__name__)
 
 FRAME_MS = 33
 STATUS_MS = 250
 WINDOWS = [10, 30, 60]
-DEFAULT_MARKERS = "tcp://127.0.0.1:5556"
 
 
 class ControlPanel(QMainWindow):
-    def __init__(self, root: Path = Path("recordings"), marker_endpoint: str = DEFAULT_MARKERS,
+    def __init__(self, root: Path = Path("recordings"), marker_endpoint: str = DEFAULT_ENDPOINT,
                  devices: Path = DEFAULT_DEVICES, protocols: list[str] | None = None,
                  queries: list[str] | None = None) -> None:
         super().__init__()

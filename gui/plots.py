@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from acquisition.live import LiveHub, LiveStream, Marker, frame_rate, tonic_level
+from acquisition.live import LiveHub, LiveMarker, LiveStream, frame_rate, tonic_level
 from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
 LINES_PER_PLOT = 24  # markers drawn per trace; older ones in the window fall back to the log
@@ -256,7 +256,7 @@ class LivePlots(QWidget):
 
     def _markers(self, now: float) -> None:
         # Positions move with time, so they are recomputed each frame (only markers in the window).
-        found: list[Marker] = self.hub.markers.between(now - self.window, now + 1.0)
+        found: list[LiveMarker] = self.hub.markers.between(now - self.window, now + 1.0)
         self._marks = [(m.stamp - now, m.label) for m in found]
         for plot in self.traces:
             plot.markers.show(self._marks, LABEL_GAP * self.window)

@@ -80,7 +80,7 @@ class LiveMarkers:
         self.offset = offset
 
 
-class MarkerSink:
+class MirroredRecorder:
     """The marker server's sink: the recorder, with marker streams mirrored to the live view."""
 
     def __init__(self, recorder: Recorder, hub: LiveHub | None) -> None:
@@ -105,7 +105,7 @@ def start_marker_server(recorder: Recorder, endpoint: str | None, hub: LiveHub |
         return None, ""
     from sync.server import MarkerServer
 
-    server = MarkerServer(MarkerSink(recorder, hub), endpoint).start()
+    server = MarkerServer(MirroredRecorder(recorder, hub), endpoint).start()
     return server, server.endpoint
 
 

@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from acquisition.live import Marker
+from acquisition.live import LiveMarker
 from gui.style import GREY
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
@@ -47,7 +47,7 @@ class TaskProgress:
     finished: bool = False
     aborted: bool = False
 
-    def take(self, marker: Marker) -> bool:
+    def take(self, marker: LiveMarker) -> bool:
         """Update from one marker; True if it was a task marker."""
         f: dict[str, Any] = marker.fields
         if marker.label == "protocol_start":

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from configs import ConfigError, use_lsl_config
+from sync.protocol import DEFAULT_ENDPOINT
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 EXIT_ABORTED = 3
 
 

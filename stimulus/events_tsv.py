@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from stimulus.markers import Marker
+from stimulus.markers import SentMarker
 
 COLUMNS = ("onset", "duration", "trial_type", "stimulus", "morph_level", "rating", "response_time",
            "correct", "response", "identity", "emotion", "block", "trial")
@@ -69,10 +69,10 @@ SIDECAR = {
 }
 
 
-def rows_from_markers(markers: Iterable[Marker]) -> list[dict[str, Any]]:
+def rows_from_markers(markers: Iterable[SentMarker]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     open_rows: dict[str, dict[str, Any]] = {}
-    outcome: dict[tuple, Marker] = {}
+    outcome: dict[tuple, SentMarker] = {}
     for m in markers:
         for name in _ENDS.get(m.event, ()):
             row = open_rows.pop(name, None)
@@ -100,13 +100,13 @@ def rows_from_markers(markers: Iterable[Marker]) -> list[dict[str, Any]]:
     return rows
 
 
-def _row(m: Marker, trial_type: str) -> dict[str, Any]:
+def _row(m: SentMarker, trial_type: str) -> dict[str, Any]:
     row: dict[str, Any] = {c: None for c in COLUMNS}
     row.update(onset=m.timestamp, trial_type=trial_type, block=m.get("block"), trial=m.get("trial"))
     return row
 
 
-def _fill_outcome(row: dict[str, Any], m: Marker) -> None:
+def _fill_outcome(row: dict[str, Any], m: SentMarker) -> None:
     if m.event == "response":
         row["rating"] = m.get("value")
         row["response_time"] = m.get("rt")
@@ -136,7 +136,7 @@ def unique_path(path: Path) -> Path:
         n += 1
 
 
-def write_events_tsv(path: str | os.PathLike, markers: Iterable[Marker]) -> Path:
+def write_events_tsv(path: str | os.PathLike, markers: Iterable[SentMarker]) -> Path:
     """Write the TSV and its JSON sidecar; returns the TSV path actually used."""
     path = unique_path(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,14 @@ from typing import Any, Protocol
 from stimulus.clock import local_clock
 
 
-class MarkerSink(Protocol):
+class MarkerOutput(Protocol):
+    """Anything the task sends its markers through (MarkerClient, ListSink, TeeSink, a simulated body)."""
+
     def send(self, event: str, timestamp: float | None = None, **fields: Any) -> None: ...
 
 
 @dataclass(frozen=True)
-class Marker:
+class SentMarker:
     """One sent marker: its name, LSL-clock time, order of sending, and fields."""
 
     event: str
@@ -35,20 +37,20 @@ class ListSink:
     """Keeps every marker in memory, in sending order."""
 
     def __init__(self) -> None:
-        self.markers: list[Marker] = []
+        self.markers: list[SentMarker] = []
 
     def send(self, event: str, timestamp: float | None = None, **fields: Any) -> None:
         stamp = local_clock() if timestamp is None else float(timestamp)
-        self.markers.append(Marker(event, stamp, len(self.markers) + 1, dict(fields)))
+        self.markers.append(SentMarker(event, stamp, len(self.markers) + 1, dict(fields)))
 
-    def events(self, name: str) -> list[Marker]:
+    def events(self, name: str) -> list[SentMarker]:
         return [m for m in self.markers if m.event == name]
 
 
 class TeeSink:
     """Sends each marker to several sinks with one timestamp; one failing sink does not stop the rest."""
 
-    def __init__(self, *sinks: MarkerSink) -> None:
+    def __init__(self, *sinks: MarkerOutput) -> None:
         self.sinks = [s for s in sinks if s is not None]
         self.errors: list[str] = []
 

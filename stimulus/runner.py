@@ -29,7 +29,7 @@ from typing import Any
 
 from stimulus import scenes
 from stimulus.engine import Aborted, Engine, Respond, Response, Script, Show, Wait
-from stimulus.markers import ListSink, Marker, MarkerSink, TeeSink
+from stimulus.markers import ListSink, MarkerOutput, SentMarker, TeeSink
 from stimulus.participant import Answer, SimulatedParticipant
 from stimulus.protocol import Protocol, load_protocol
 from stimulus.stimuli import Face, StimulusSet
@@ -73,7 +73,7 @@ class RunResult:
     speed: float
     trials: list[TrialResult] = field(default_factory=list)
     summaries: list[BlockSummary] = field(default_factory=list)
-    markers: list[Marker] = field(default_factory=list)
+    markers: list[SentMarker] = field(default_factory=list)
     aborted: bool = False
     sink_errors: list[str] = field(default_factory=list)
 
@@ -90,7 +90,7 @@ class RunResult:
         return sum(scored) / len(scored) if scored else None
 
 
-def run_protocol(protocol: Protocol | str, sink: MarkerSink | None = None, *,
+def run_protocol(protocol: Protocol | str, sink: MarkerOutput | None = None, *,
                  participant: SimulatedParticipant | None = None,
                  window: StimulusWindow | None = None, speed: float = 1.0, seed: int | None = None,
                  screen: int | None = None, windowed: bool = True,
@@ -138,7 +138,7 @@ class _Run:
     """The task scripts for one run; yields engine steps, records markers and results."""
 
     def __init__(self, protocol: Protocol, stimset: StimulusSet, plans: list[BlockPlan],
-                 window: StimulusWindow, sink: MarkerSink, participant: SimulatedParticipant | None,
+                 window: StimulusWindow, sink: MarkerOutput, participant: SimulatedParticipant | None,
                  speed: float, seed: int, on_progress: ProgressHook | None = None) -> None:
         self.p = protocol
         self.on_progress = on_progress

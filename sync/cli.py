@@ -1,7 +1,9 @@
 """Command-line sub-commands of the marker bus (``main.py markers ...``).
 
-    markers send EVENT [--field k=v ...] [--endpoint tcp://127.0.0.1:5556]
-    markers listen [--endpoint ...] [--allow-network] [--seconds N]
+    markers send EVENT [--field k=v ...] [--endpoint tcp://127.0.0.1:5556] [--keys DIR --key-name NAME]
+    markers listen [--endpoint ...] [--allow-network] [--keys DIR | --no-auth] [--seconds N]
+    keys make NAME [--dir keys]      a CurveZMQ key pair for a network marker bus
+    keys list [--dir keys]
 
 ``send`` waits until the server has recorded the marker (or says it was
 not delivered and exits 1), so a shell script can rely on it. ``listen``
@@ -14,9 +16,11 @@ import argparse
 import json
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+from .keys import DEFAULT_KEYS_DIR, KeyFileError
+from .protocol import DEFAULT_ENDPOINT
 
 
 def parse_field(text: str) -> tuple[str, Any]:
@@ -36,8 +40,39 @@ def parse_field(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def add_client_key_arguments(parser: argparse.ArgumentParser) -> None:
+    """--keys/--key-name for a sender talking to a marker server that needs CurveZMQ keys."""
+    parser.add_argument("--keys", type=Path, metavar="DIR",
+                        help="CurveZMQ key folder holding server.key and this sender's pair (see 'keys make')")
+    parser.add_argument("--key-name", default="stimulus", metavar="NAME",
+                        help="this sender's key pair in --keys (default stimulus)")
+
+
+def client_keys_from(args: argparse.Namespace) -> Any:
+    """The ClientKeys named on the command line, or None; raises ValueError naming the file."""
+    if getattr(args, "keys", None) is None:
+        return None
+    from .keys import client_keys
+
+    try:
+        return client_keys(args.keys, args.key_name)
+    except KeyFileError as exc:
+        raise ValueError(f"--keys: {exc}") from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to ``main.py``."""
+    keys = subparsers.add_parser("keys", help="make and list CurveZMQ keys for a marker bus open to the network",
+                                 description="Keys for --markers-allow-network, see docs/markers.md.")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="{make,list}", required=True)
+    make = keys_sub.add_parser("make", help="make a key pair NAME.key (public) and NAME.key_secret")
+    make.add_argument("name", help="'server' for the recorder; any other name for a sender, e.g. stimulus")
+    make.add_argument("--dir", type=Path, default=DEFAULT_KEYS_DIR, help=f"key folder (default {DEFAULT_KEYS_DIR})")
+    make.set_defaults(func=run_keys_make)
+    show = keys_sub.add_parser("list", help="list the keys in a folder")
+    show.add_argument("--dir", type=Path, default=DEFAULT_KEYS_DIR, help=f"key folder (default {DEFAULT_KEYS_DIR})")
+    show.set_defaults(func=run_keys_list)
+
     markers = subparsers.add_parser("markers", help="send or watch stimulus markers (ZeroMQ marker bus)",
                                     description="Stimulus markers over ZeroMQ, see docs/markers.md.")
     sub = markers.add_subparsers(dest="markers_command", metavar="{send,listen}", required=True)
@@ -49,12 +84,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     send.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"server address (default {DEFAULT_ENDPOINT})")
     send.add_argument("--sender-id", default="cli", help="sender id, names the recorded stream (default cli)")
     send.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the server (default 3)")
+    add_client_key_arguments(send)
     send.set_defaults(func=run_send)
 
     listen = sub.add_parser("listen", help="run a marker server that prints what arrives (nothing is recorded)")
     listen.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"address to bind (default {DEFAULT_ENDPOINT})")
     listen.add_argument("--allow-network", action="store_true",
                         help="allow binding beyond loopback (e.g. tcp://0.0.0.0:5556) for a stimulus computer")
+    listen.add_argument("--keys", type=Path, metavar="DIR",
+                        help="CurveZMQ key folder: accept only senders whose public key is there")
+    listen.add_argument("--no-auth", action="store_true",
+                        help="with --allow-network, accept markers from anyone on the network")
+    listen.add_argument("--max-senders", type=int, default=None, metavar="N",
+                        help="sender ids accepted at most; more are refused")
     listen.add_argument("--no-relay", action="store_true", help="do not republish markers on LSL")
     listen.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     listen.set_defaults(func=run_listen)
@@ -64,7 +106,7 @@ def run_send(args: argparse.Namespace) -> int:
     from .client import MarkerClient
 
     try:
-        client = MarkerClient(args.endpoint, sender_id=args.sender_id)
+        client = MarkerClient(args.endpoint, sender_id=args.sender_id, keys=client_keys_from(args))
     except ValueError as exc:
         print(f"markers send: {exc}", file=sys.stderr)
         return 2
@@ -76,8 +118,10 @@ def run_send(args: argparse.Namespace) -> int:
         return 2
     undelivered = client.close(args.timeout)
     if undelivered:
-        print(f"markers send: {args.event!r} (seq {seq}) was not delivered to {args.endpoint} "
-              f"within {args.timeout:g} s; is the server running?", file=sys.stderr)
+        why = (f"the server refused it ({client.refused.reason}: {client.refused.detail})" if client.refused
+               else f"within {args.timeout:g} s; is the server running{' and is this key admitted' if args.keys else ''}?")
+        print(f"markers send: {args.event!r} (seq {seq}) was not delivered to {args.endpoint}: {why}",
+              file=sys.stderr)
         return 1
     print(f"{args.event} recorded by {args.endpoint} (sender {args.sender_id}, seq {seq})")
     return 0
@@ -106,11 +150,14 @@ class PrintSink:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from .server import MarkerServer
+    from .keys import server_keys
+    from .server import DEFAULT_MAX_SENDERS, MarkerServer
 
     try:
+        keys = server_keys(args.keys) if args.keys is not None else None
         server = MarkerServer(PrintSink(), args.endpoint, allow_network=args.allow_network,
-                              relay=not args.no_relay)
+                              relay=not args.no_relay, keys=keys, insecure=args.no_auth,
+                              max_senders=args.max_senders or DEFAULT_MAX_SENDERS)
     except ValueError as exc:
         print(f"markers listen: {exc}", file=sys.stderr)
         return 2
@@ -125,6 +172,35 @@ def run_listen(args: argparse.Namespace) -> int:
     rejected = {k: v for k, v in stats["rejected"].items() if v}
     print(f"stored {stats['stored']} markers; duplicates dropped {stats['duplicates']}; "
           f"rejected {rejected or 0}; lost {stats['lost'] or 0}", file=sys.stderr)
+    return 0
+
+
+def run_keys_make(args: argparse.Namespace) -> int:
+    from .keys import make_key
+
+    try:
+        public, secret = make_key(args.dir, args.name)
+    except KeyFileError as exc:
+        print(f"keys make: {exc}", file=sys.stderr)
+        return 2
+    print(f"made {public} (public: copy it where it is needed) and {secret} (secret: keep it on this computer"
+          f"{'' if args.name == 'server' else ' or the sender it belongs to'})")
+    return 0
+
+
+def run_keys_list(args: argparse.Namespace) -> int:
+    from .keys import list_keys
+
+    try:
+        found = list_keys(args.dir)
+    except KeyFileError as exc:
+        print(f"keys list: {exc}", file=sys.stderr)
+        return 2
+    if not found:
+        print(f"no keys in {args.dir} (make one with: main.py keys make server --dir {args.dir})")
+    for name, has_secret in found:
+        role = "marker server" if name == "server" else "sender"
+        print(f"{name:20s} {role:13s} {'public + secret' if has_secret else 'public only'}")
     return 0
 
 

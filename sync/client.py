@@ -31,11 +31,14 @@ import pylsl
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from .keys import ClientKeys, apply_client
 from .ordering import format_spans
 from .protocol import (
+    DEFAULT_ENDPOINT,
     SENDER_RE,
     Ack,
-    Marker,
+    MarkerMessage,
+    Refused,
     Rejected,
     SyncReply,
     SyncRequest,
@@ -47,7 +50,7 @@ from .protocol import (
 
 log = logging.getLogger("attune.sync.client")
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+
 
 
 class _Pending:
@@ -55,7 +58,7 @@ class _Pending:
 
     __slots__ = ("marker", "sent")
 
-    def __init__(self, marker: Marker) -> None:
+    def __init__(self, marker: MarkerMessage) -> None:
         self.marker = marker
         self.sent: float | None = None
 
@@ -66,7 +69,7 @@ class MarkerClient:
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, sender_id: str = "markers", *,
                  max_pending: int = 100_000, resend_after: float = 1.0,
                  sync_interval: float = 0.25, burst: int = 8, burst_interval: float = 0.02,
-                 handoff_timeout: float = 0.002) -> None:
+                 handoff_timeout: float = 0.002, keys: ClientKeys | None = None) -> None:
         if not isinstance(sender_id, str) or not SENDER_RE.fullmatch(sender_id):
             raise ValueError(f"sender_id {sender_id!r}: use 1-64 letters, digits, _ or -")
         self.endpoint = endpoint
@@ -81,7 +84,7 @@ class MarkerClient:
         self._handed = threading.Event()
 
         self._lock = threading.Lock()
-        self._incoming: deque[Marker] = deque()
+        self._incoming: deque[MarkerMessage] = deque()
         self._next_seq = 1
         self._closing = False
         self._flush_deadline = 0.0
@@ -92,7 +95,7 @@ class MarkerClient:
         # owned by the background thread
         self._pending: OrderedDict[int, _Pending] = OrderedDict()
         self._unsent: deque[int] = deque()  # seqs to (re)send, ascending; acked ones are skipped
-        self._dropped: list[Marker] = []
+        self._dropped: list[MarkerMessage] = []
         self._server_synced = False
         self._probe_id = 0
         self._probe: tuple[int, float] | None = None  # (id, t0) awaiting a reply
@@ -102,7 +105,8 @@ class MarkerClient:
         self._connected = False
         self._retry_at = 0.0  # after a refused send (no connection), when to try again
         self.offset: float | None = None  # latest single-exchange offset, for display only
-        self.undelivered: list[Marker] = []
+        self.undelivered: list[MarkerMessage] = []
+        self.refused: Refused | None = None  # set when the server said it will not record this session
 
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
@@ -111,6 +115,8 @@ class MarkerClient:
         self._sock.setsockopt(zmq.RECONNECT_IVL, 100)
         self._sock.setsockopt(zmq.RECONNECT_IVL_MAX, 500)
         self._sock.setsockopt(zmq.LINGER, 0)
+        if keys is not None:  # a server open to the network admits only known keys (sync.keys)
+            apply_client(self._sock, keys)
         self._monitor = self._sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
         self._sock.connect(endpoint)
         self._thread = threading.Thread(target=self._run, name=f"attune-markers-{sender_id}", daemon=True)
@@ -134,7 +140,7 @@ class MarkerClient:
                 raise RuntimeError("MarkerClient is closed")
             seq = self._next_seq
             self._next_seq += 1
-            self._incoming.append(Marker(self.sender_id, self.session, seq, t, event, fields))
+            self._incoming.append(MarkerMessage(self.sender_id, self.session, seq, t, event, fields))
             self._handed.clear()
         self._wake()
         # Hand over: wait (briefly) until the sending thread has put it on the wire. Without
@@ -143,7 +149,7 @@ class MarkerClient:
         self._handed.wait(self.handoff_timeout)
         return seq
 
-    def close(self, timeout: float = 2.0) -> list[Marker]:
+    def close(self, timeout: float = 2.0) -> list[MarkerMessage]:
         """Flush for at most ``timeout`` s; return (and log) the markers not delivered."""
         with self._lock:
             if self._closing:
@@ -273,6 +279,11 @@ class MarkerClient:
                 if msg.session == self.session:
                     while self._pending and next(iter(self._pending)) <= msg.through:
                         self._pending.popitem(last=False)
+            elif isinstance(msg, Refused):
+                if msg.session == self.session and self.refused is None:
+                    self.refused = msg
+                    log.error("the marker server at %s refuses markers of %r (%s): %s", self.endpoint,
+                              self.sender_id, msg.reason, msg.detail)
             elif isinstance(msg, SyncReply):
                 self._server_synced = msg.synced
                 if self._probe is not None and msg.id == self._probe[0] and msg.t0 == self._probe[1]:
@@ -319,7 +330,13 @@ class MarkerClient:
                 self._unsent.popleft()
                 continue
             m = p.marker
-            frame = encode(Marker(m.sender, m.session, m.seq, m.t, m.event, m.fields, floor))
+            try:
+                frame = encode(MarkerMessage(m.sender, m.session, m.seq, m.t, m.event, m.fields, floor))
+            except (ValueError, TypeError) as exc:  # changed after send() checked it: give it up, not the thread
+                log.error("marker %d of %r cannot be encoded (%s); not sent", m.seq, self.sender_id, exc)
+                self._dropped.append(self._pending.pop(m.seq).marker)
+                self._unsent.popleft()
+                continue
             try:
                 self._sock.send(frame, zmq.NOBLOCK)
             except zmq.Again:

@@ -1,10 +1,14 @@
-"""The marker-bus wire format: message schema, encoding and validation.
+"""The marker contract: default endpoint, wire schema, recorded sample; parse and format.
 
-One place defines what travels between a marker client (DEALER) and the
-marker server (ROUTER), so both sides validate with the same rules and the
-server can name exactly why it refused a message. Every message is a single
-ZeroMQ frame holding one UTF-8 JSON object with a version ``"v"`` and a
-``"type"``; docs/markers.md is the human-readable copy of this schema.
+This module is the one home of everything two parts of Attune must agree
+on about markers. Between a marker client (DEALER) and the marker server
+(ROUTER) both sides validate with the same rules, and the server can name
+exactly why it refused a message. Every message is a single ZeroMQ frame
+holding one UTF-8 JSON object with a version ``"v"`` and a ``"type"``;
+docs/markers.md is the human-readable copy of this schema. What is stored
+in the XDF file (and relayed on LSL) is one string sample per marker,
+``{"event":E,"seq":N,...fields}``: ``format_sample`` writes it and
+``parse_sample`` reads it back (live view, analysis, the simulated body).
 
 Client -> server:
   marker  {"v":1,"type":"marker","sender":S,"session":X,"seq":N,"floor":F,
@@ -13,6 +17,7 @@ Client -> server:
            "done":[K_prev, T3_prev] | null}
 Server -> client:
   ack     {"v":1,"type":"ack","session":X,"through":N}
+  refused {"v":1,"type":"refused","session":X,"reason":R,"detail":D}
   sync    {"v":1,"type":"sync","id":K,"t0":T0,"t1":T1,"t2":T2,"synced":bool}
 """
 from __future__ import annotations
@@ -24,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VERSION = 1
+#: Where the marker server listens and clients send unless told otherwise: this machine only.
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 #: Messages above this size are refused before they are parsed.
 MAX_MESSAGE_BYTES = 64 * 1024
 #: Sequence numbers start at 1 and stay exact in a JSON double.
@@ -44,6 +51,7 @@ MAX_DEPTH = 4
 REJECT_REASONS = (
     "oversized", "multipart", "not_utf8", "not_json", "not_object", "unknown_version",
     "unknown_type", "missing_field", "unknown_field", "wrong_type", "bad_value",
+    "too_many_senders",
 )
 
 
@@ -58,8 +66,8 @@ class Rejected(ValueError):
 
 
 @dataclass(frozen=True)
-class Marker:
-    """One event as the sender saw it: its own clock time, its own numbering."""
+class MarkerMessage:
+    """One marker on the bus, as the sender saw it: its own clock time, its own numbering."""
 
     sender: str
     session: str
@@ -70,9 +78,8 @@ class Marker:
     floor: int = 1  # lowest seq the client still holds; all below were acked or given up
 
     def sample_text(self) -> str:
-        """The recorded sample: compact JSON with event, seq and the sender's fields."""
-        return json.dumps({"event": self.event, "seq": self.seq, **self.fields},
-                          separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        """The recorded sample (see format_sample)."""
+        return format_sample(self.event, self.seq, self.fields)
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,15 @@ class Ack:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """The server will not record this session's markers; ``reason`` is one of REJECT_REASONS."""
+
+    session: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class SyncReply:
     id: int
     t0: float
@@ -103,8 +119,8 @@ class SyncReply:
     synced: bool
 
 
-ClientMessage = Marker | SyncRequest
-ServerMessage = Ack | SyncReply
+ClientMessage = MarkerMessage | SyncRequest
+ServerMessage = Ack | SyncReply | Refused
 
 
 # -- encoding -------------------------------------------------------------
@@ -115,7 +131,7 @@ def _dumps(obj: dict[str, Any]) -> bytes:
 
 def encode(msg: ClientMessage | ServerMessage) -> bytes:
     """One frame for any message type."""
-    if isinstance(msg, Marker):
+    if isinstance(msg, MarkerMessage):
         return _dumps({"v": VERSION, "type": "marker", "sender": msg.sender, "session": msg.session,
                        "seq": msg.seq, "floor": msg.floor, "t": msg.t, "event": msg.event,
                        "fields": msg.fields})
@@ -125,10 +141,66 @@ def encode(msg: ClientMessage | ServerMessage) -> bytes:
                        "id": msg.id, "t0": msg.t0, "done": done})
     if isinstance(msg, Ack):
         return _dumps({"v": VERSION, "type": "ack", "session": msg.session, "through": msg.through})
+    if isinstance(msg, Refused):
+        return _dumps({"v": VERSION, "type": "refused", "session": msg.session, "reason": msg.reason,
+                       "detail": msg.detail})
     if isinstance(msg, SyncReply):
         return _dumps({"v": VERSION, "type": "sync", "id": msg.id, "t0": msg.t0, "t1": msg.t1,
                        "t2": msg.t2, "synced": msg.synced})
     raise TypeError(f"not a marker-bus message: {msg!r}")
+
+
+# -- the recorded sample ----------------------------------------------------
+
+#: A recorded sample longer than this is not one of ours (a message is at most MAX_MESSAGE_BYTES).
+MAX_SAMPLE_CHARS = MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True)
+class RecordedMarker:
+    """A marker as stored in the recording and relayed on LSL: its event, seq and the sender's fields."""
+
+    event: str
+    seq: int | None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The sample's JSON object again: event, seq (when known), then the fields."""
+        head: dict[str, Any] = {"event": self.event}
+        if self.seq is not None:
+            head["seq"] = self.seq
+        return {**head, **self.fields}
+
+
+def format_sample(event: str, seq: int, fields: dict[str, Any]) -> str:
+    """Compact JSON with event and seq first, then the sender's fields."""
+    return json.dumps({"event": event, "seq": seq, **fields},
+                      separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def parse_sample(text: str | bytes) -> RecordedMarker | None:
+    """One recorded (or relayed) marker sample, or None when it is not an Attune marker.
+
+    Any marker stream may be read (plain-text markers from other software
+    too), so "not ours" is an answer, not an error; reserved names never
+    come back as fields. Bounded: long samples are not parsed.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str) or len(text) > MAX_SAMPLE_CHARS or not text.lstrip().startswith("{"):
+        return None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # Rejected is a ValueError too
+        return None
+    if not isinstance(obj, dict):
+        return None
+    event, seq = obj.get("event"), obj.get("seq")
+    if not isinstance(event, str) or not event:
+        return None
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        seq = None
+    return RecordedMarker(event, seq, {k: v for k, v in obj.items() if k not in RESERVED_FIELDS})
 
 
 # -- validation -----------------------------------------------------------
@@ -142,10 +214,22 @@ def check_name(value: Any, what: str) -> str:
     return value
 
 
+def _check_text(value: str, where: str) -> None:
+    """JSON may carry a lone surrogate ("\\ud800"); it cannot be written as UTF-8, so refuse it here."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Rejected("not_utf8", f"{where} holds {value[exc.start]!r} at character {exc.start}, "
+                                   "which is not text (a lone surrogate)") from None
+
+
 def _check_value(value: Any, where: str, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise Rejected("bad_value", f"{where} is nested deeper than {MAX_DEPTH}")
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        _check_text(value, where)
+        return
+    if value is None or isinstance(value, (bool, int)):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -159,6 +243,7 @@ def _check_value(value: Any, where: str, depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise Rejected("wrong_type", f"{where} has a non-text key {key!r}")
+            _check_text(key, f"{where} key")
             _check_value(item, f"{where}.{key}", depth + 1)
         return
     raise Rejected("wrong_type", f"{where} must be text, a number, true/false, null, a list or "
@@ -271,7 +356,7 @@ def decode_client(frames: list[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> Cl
         t = _time(obj, "t", "marker")
         event = check_name(_get(obj, "event", str, "marker"), "marker.event")
         fields = check_fields(_get(obj, "fields", dict, "marker"))
-        return Marker(sender, session, seq, t, event, fields, floor)
+        return MarkerMessage(sender, session, seq, t, event, fields, floor)
     if kind == "sync":
         _only(obj, {"v", "type", "sender", "session", "id", "t0", "done"}, "sync")
         sender = _ident(obj, "sender", SENDER_RE, "sync")
@@ -301,7 +386,22 @@ def decode_server(frames: list[bytes]) -> ServerMessage:
         _only(obj, {"v", "type", "id", "t0", "t1", "t2", "synced"}, "sync")
         return SyncReply(_seq(obj, "id", "sync"), _time(obj, "t0", "sync"), _time(obj, "t1", "sync"),
                          _time(obj, "t2", "sync"), bool(_get(obj, "synced", bool, "sync")))
-    raise Rejected("unknown_type", f"type {str(kind)[:40]!r} (known: ack, sync)")
+    if kind == "refused":
+        _only(obj, {"v", "type", "session", "reason", "detail"}, "refused")
+        reason = _get(obj, "reason", str, "refused")
+        if reason not in REJECT_REASONS:
+            raise Rejected("bad_value", f"refused.reason {reason[:40]!r} is not a known reason")
+        return Refused(_ident(obj, "session", SESSION_RE, "refused"), reason,
+                       _get(obj, "detail", str, "refused")[:300])
+    raise Rejected("unknown_type", f"type {str(kind)[:40]!r} (known: ack, sync, refused)")
+
+
+def open_to_network(endpoint: str) -> bool:
+    """True when a tcp endpoint binds beyond this machine (0.0.0.0, a lab address, a name)."""
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    return host not in ("127.0.0.1", "localhost", "::1")
 
 
 def check_endpoint(endpoint: str, allow_network: bool) -> str:
@@ -310,8 +410,17 @@ def check_endpoint(endpoint: str, allow_network: bool) -> str:
         if endpoint.startswith(("ipc://", "inproc://")):
             return endpoint
         raise ValueError(f"endpoint {endpoint!r}: expected tcp://HOST:PORT")
-    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
-    if host not in ("127.0.0.1", "localhost", "::1") and not allow_network:
+    if open_to_network(endpoint) and not allow_network:
         raise ValueError(f"endpoint {endpoint!r} is reachable from the network; "
                          "binding beyond loopback must be asked for explicitly (allow_network)")
+    return endpoint
+
+
+def check_server_security(endpoint: str, allow_network: bool, keys: Any, insecure: bool) -> str:
+    """An endpoint open to the network takes markers only from senders with a key, unless told otherwise."""
+    check_endpoint(endpoint, allow_network)
+    if open_to_network(endpoint) and keys is None and not insecure:
+        raise ValueError(f"endpoint {endpoint!r} is open to the network, so senders must authenticate: "
+                         "give a key folder (--markers-keys DIR; make keys with 'main.py keys make server') "
+                         "or accept anyone on the network explicitly (--markers-no-auth)")
     return endpoint

@@ -22,16 +22,19 @@ import pylsl
 import zmq
 
 from .clock import ClockEstimate, ClockEstimator
+from .keys import ServerKeys
 from .ordering import Sequencer, format_spans
 from .protocol import (
+    DEFAULT_ENDPOINT,
     MAX_MESSAGE_BYTES,
     REJECT_REASONS,
     Ack,
-    Marker,
+    MarkerMessage,
+    Refused,
     Rejected,
     SyncReply,
     SyncRequest,
-    check_endpoint,
+    check_server_security,
     decode_client,
     encode,
 )
@@ -39,7 +42,10 @@ from .streams import clock_info_xml, marker_info_xml
 
 log = logging.getLogger("attune.sync.server")
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+
+#: Each sender id costs two recorded streams, an LSL outlet and its threads; a recording
+#: rarely has more than a handful, so this many is generous and still bounds the cost.
+DEFAULT_MAX_SENDERS = 32
 
 
 class StreamHandle(Protocol):
@@ -47,8 +53,8 @@ class StreamHandle(Protocol):
     def clock_offset(self, collection_time: float, offset: float) -> None: ...
 
 
-class MarkerSink(Protocol):
-    """Where markers are recorded (acquisition.recorder.Recorder implements this)."""
+class StreamStore(Protocol):
+    """Where the marker server records its streams (acquisition.recorder.Recorder implements this)."""
 
     def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> StreamHandle: ...
 
@@ -79,8 +85,8 @@ class _Sender:
 
     markers: StreamHandle | None = None
     clock: StreamHandle | None = None
-    backlog: list[tuple[_Session, Marker]] = field(default_factory=list)
-    relay_wait: list[tuple[_Session, Marker, float]] = field(default_factory=list)
+    backlog: list[tuple[_Session, MarkerMessage]] = field(default_factory=list)
+    relay_wait: list[tuple[_Session, MarkerMessage, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +99,8 @@ class ServerState:
     counters: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=lambda: {r: 0 for r in REJECT_REASONS})
     lost: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    admitted: set[str] = field(default_factory=set)  # sender ids given a place (at most max_senders)
+    refused_senders: set[str] = field(default_factory=set)  # first few ids turned away, for the log
 
 
 class MarkerServer:
@@ -100,14 +108,26 @@ class MarkerServer:
 
     ``endpoint`` may use port ``*`` (pick a free one; read ``.endpoint``
     after start). Anything but loopback needs ``allow_network=True``.
+    At most ``max_senders`` sender ids are recorded; later ones are refused
+    with the reason ``too_many_senders`` (counted, logged and told to the client).
+    With ``keys`` (sync.keys.server_keys) the socket speaks CurveZMQ and admits
+    only senders whose public key is in the key folder; an endpoint open to
+    the network needs keys unless ``insecure=True`` says anyone may send.
     """
 
-    def __init__(self, sink: MarkerSink, endpoint: str = DEFAULT_ENDPOINT, *,
+    def __init__(self, sink: StreamStore, endpoint: str = DEFAULT_ENDPOINT, *,
                  allow_network: bool = False, relay: bool = True, gap_timeout: float = 3.0,
                  offset_interval: float = 5.0, relay_hold: float = 1.0,
-                 max_message_bytes: int = MAX_MESSAGE_BYTES, resume: ServerState | None = None) -> None:
+                 max_message_bytes: int = MAX_MESSAGE_BYTES, max_senders: int = DEFAULT_MAX_SENDERS,
+                 keys: ServerKeys | None = None, insecure: bool = False,
+                 resume: ServerState | None = None) -> None:
+        if max_senders < 1:
+            raise ValueError(f"max_senders must be at least 1, got {max_senders}")
         self.sink = sink
-        self._requested = check_endpoint(endpoint, allow_network)
+        self.max_senders = max_senders
+        self._requested = check_server_security(endpoint, allow_network, keys, insecure)
+        self.keys = keys
+        self._auth: Any = None
         self.gap_timeout = gap_timeout
         self.offset_interval = offset_interval
         self.relay_hold = relay_hold
@@ -136,6 +156,15 @@ class MarkerServer:
         sock.setsockopt(zmq.SNDHWM, 100_000)
         sock.setsockopt(zmq.MAXMSGSIZE, 16 * self.max_message_bytes)  # hard cap: drops the peer
         sock.setsockopt(zmq.LINGER, 1000)  # let the last acks out on stop
+        if self.keys is not None:
+            from zmq.auth.thread import ThreadAuthenticator
+
+            self._auth = ThreadAuthenticator(self._ctx, log=logging.getLogger("attune.sync.auth"))
+            self._auth.start()
+            self._auth.configure_curve(domain="*", location=str(self.keys.allowed_dir))
+            sock.curve_secretkey = self.keys.pair.secret
+            sock.curve_publickey = self.keys.pair.public
+            sock.curve_server = True
         deadline = time.monotonic() + 3.0
         while True:
             try:
@@ -144,6 +173,9 @@ class MarkerServer:
             except zmq.ZMQError as exc:  # a predecessor's port may take a moment to free
                 if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
                     sock.close(0)
+                    if self._auth is not None:
+                        self._auth.stop()
+                        self._auth = None
                     self._ctx.term()
                     raise
                 time.sleep(0.05)
@@ -159,6 +191,9 @@ class MarkerServer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
         if self._ctx is not None:
             self._ctx.term()
             self._ctx = None
@@ -186,7 +221,8 @@ class MarkerServer:
     def stats(self) -> dict[str, Any]:
         s = self.state
         return {**s.counters, "rejected": dict(s.rejected), "lost": {k: list(v) for k, v in s.lost.items()},
-                "sessions": len(s.sessions), "senders": sorted(s.senders)}
+                "sessions": len(s.sessions), "senders": sorted(s.senders),
+                "refused_senders": sorted(s.refused_senders)}
 
     # -- the loop ----------------------------------------------------------
     def _run(self) -> None:
@@ -226,6 +262,8 @@ class MarkerServer:
                     self._on_marker(msg, routing_id)
             except Rejected as rej:
                 self._reject(rej, routing_id)
+                if rej.reason == "too_many_senders":
+                    self._tell_refused(sock, rej, routing_id, body)
         self._store()
         self._send_acks(sock)
 
@@ -244,11 +282,34 @@ class MarkerServer:
         key = (sender, session)
         sess = self.state.sessions.get(key)
         if sess is None:
+            self._admit(sender)
             sess = _Session(sender, session, routing_id, Sequencer(self.gap_timeout), ClockEstimator())
             self.state.sessions[key] = sess
             log.info("marker sender %r connected (session %s)", sender, session)
         sess.routing_id = routing_id
         return sess
+
+    def _admit(self, sender: str) -> None:
+        admitted = self.state.admitted
+        if sender in admitted:
+            return
+        if len(admitted) >= self.max_senders:
+            refused = self.state.refused_senders
+            if sender not in refused and len(refused) < 100:
+                refused.add(sender)
+                log.error("marker sender %r refused: this recording already has %d senders (the limit; "
+                          "raise it with --max-marker-senders)", sender, self.max_senders)
+            raise Rejected("too_many_senders", f"sender {sender!r}: this recording takes at most "
+                                               f"{self.max_senders} sender ids")
+        admitted.add(sender)
+
+    def _tell_refused(self, sock: zmq.Socket, rej: Rejected, routing_id: bytes, body: list[bytes]) -> None:
+        """Let the client say why its markers are not recorded (instead of resending forever)."""
+        try:
+            session = str(json.loads(body[0]).get("session", ""))
+            sock.send_multipart([routing_id, encode(Refused(session, rej.reason, rej.detail))], zmq.NOBLOCK)
+        except (zmq.ZMQError, ValueError, TypeError, AttributeError, Rejected):
+            pass  # best effort; the refusal is counted and logged here either way
 
     def _on_sync(self, sock: zmq.Socket, msg: SyncRequest, routing_id: bytes, t1: float) -> None:
         sess = self._session(msg.sender, msg.session, routing_id)
@@ -263,7 +324,7 @@ class MarkerServer:
             if probe is not None:
                 sess.clock.add(*probe, msg.done[1])
 
-    def _on_marker(self, marker: Marker, routing_id: bytes) -> None:
+    def _on_marker(self, marker: MarkerMessage, routing_id: bytes) -> None:
         sess = self._session(marker.sender, marker.session, routing_id)
         sess.ack_due = True
         self._deliver(sess, sess.order.offer(marker, time.monotonic()))

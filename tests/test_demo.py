@@ -7,8 +7,7 @@ import os
 
 import pyxdf
 
-from tests.test_record_cli import attune
-from tests.test_record_markers import free_port
+from tests.support import attune, free_port
 
 
 def test_demo_records_pre_training_post_with_markers_and_events(tmp_path):

@@ -9,7 +9,7 @@ from acquisition.live import (
     MISSING,
     RECEIVING,
     LiveHub,
-    Marker,
+    LiveMarker,
     MarkerBuffer,
     RingBuffer,
     frame_rate,
@@ -36,7 +36,7 @@ def test_markers_parse_and_select_by_time():
     assert parse_marker('{"event":"face_onset","seq":3,"morph":0.5}') == ("face_onset", {"seq": 3, "morph": 0.5})
     assert parse_marker("sim_event 4") == ("sim_event 4", {})
     buf = MarkerBuffer(keep=3)
-    buf.add([Marker(float(t), f"m{t}", "", "s") for t in (5, 1, 3, 9)])
+    buf.add([LiveMarker(float(t), f"m{t}", "", "s") for t in (5, 1, 3, 9)])
     assert buf.count == 4
     assert [m.label for m in buf.between(0, 6)] == ["m1", "m3"]  # stamp order; m5, the first to arrive, went
     assert [m.label for m in buf.after(3)] == ["m9"]

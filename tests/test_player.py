@@ -21,6 +21,7 @@ from acquisition.player import Player
 from acquisition.recorder import Recorder
 from acquisition.xdf_index import ChunkReader, XDFError, build_index
 from devices.lab import DeviceConfig, SimulatedLab
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD_SECONDS = 2.5
@@ -128,13 +129,10 @@ def test_speed_and_start(original, tmp_path):
     with Player(path, speed=speed, start=start) as player:
         player.open()
         copy = tmp_path / "fast.xdf"
-        began = time.monotonic()
-        record(copy, prefix, player=player)
-        elapsed = time.monotonic() - began
+        record(copy, prefix, player=player)  # how long replay takes is a figure for bench/bench_replay.py
     a, ta = load(path)
     b, _ = load(copy)
     tb = min(s["time_stamps"][0] for s in b.values())
-    assert elapsed < 1.0 + 0.3 + (RECORD_SECONDS - start) / speed + 1.5  # resolve + tail + replay
     kept = {name: sa["time_stamps"][sa["time_stamps"] - ta >= start - 1e-9] for name, sa in a.items()}
     first_kept = min(stamps[0] for stamps in kept.values() if len(stamps))
     for name, stamps in kept.items():
@@ -151,20 +149,20 @@ def test_pause_seek_loop_position(original):
         assert [s.type for s in player.streams] == ["Gaze"]
         assert player.state == "stopped" and player.position == 0.0
         player.play()
-        time.sleep(0.3)
+        wait_for(lambda: player.position > 0.2)
         player.pause()
         held = player.position
-        assert 0.4 < held < 0.9 and player.state == "paused"
-        time.sleep(0.2)
+        assert 0.2 < held < player.duration and player.state == "paused"
+        time.sleep(0.2)  # paused: the position must not move, however busy the machine
         assert player.position == held
         player.seek(2.0)
         assert player.position == 2.0
         player.loop = True
         player.play()
-        time.sleep((player.duration - 2.0) / 2.0 + 0.3)
-        assert player.laps >= 1 and player.state == "playing"
+        wait_for(lambda: player.laps >= 1)
+        assert player.state == "playing"
         player.loop = False
-        assert player.wait(player.duration / 2.0 + 1.0)
+        assert player.wait(60.0)
         assert player.state == "finished" and player.position == pytest.approx(player.duration)
         assert player.error is None
 
@@ -179,7 +177,7 @@ def test_truncated_file_replays_to_its_end(original, tmp_path):
     with Player(cut, speed=10.0) as full_length, Player(path) as reference:
         assert 0 < full_length.duration < reference.duration
         full_length.play()
-        assert full_length.wait(5.0)
+        assert full_length.wait(60.0)
         assert full_length.error is None
 
 

@@ -2,57 +2,15 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pylsl
 import pytest
-import pyxdf
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import Pusher, attune, load_streams, wait_for_data
 
-
-def attune(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=kwargs.pop("cwd", ROOT),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
-
-
-class Pusher(threading.Thread):
-    """A 500 Hz device pushing a counter, remembering the stamp of every sample."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(daemon=True)
-        self.outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Test", 2, 500.0, "float32", name))
-        self.stamps: list[float] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        n = 0
-        while not self.halt.wait(0.01):
-            stamps = pylsl.local_clock() - np.arange(5)[::-1] * 0.002
-            self.outlet.push_chunk(np.arange(n, n + 5, dtype=np.float32).repeat(2).reshape(5, 2),
-                                   stamps.tolist())
-            self.stamps.extend(stamps)
-            n += 5
-
-
-def wait_for_data(path: Path, proc: subprocess.Popen, min_bytes: int = 20_000, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if path.exists() and path.stat().st_size > min_bytes:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{path} did not grow")
-
-
-def load(path: Path):
-    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=False, dejitter_timestamps=False)
-    return streams
+load = load_streams
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -106,7 +64,9 @@ def test_duration_and_summary(tmp_path, unique):
     line = next(row for row in stdout.splitlines() if row.startswith(unique))
     assert "500" in line.split()  # nominal rate column
     (stream,) = load(out)
-    assert 1.0 < stream["time_stamps"][-1] - stream["time_stamps"][0] < 2.5
+    span = stream["time_stamps"][-1] - stream["time_stamps"][0]
+    assert 0 < span < 1.5 + 1.0  # never more than asked for (plus the stop); a busy machine may give less
+    np.testing.assert_array_equal(np.diff(stream["time_series"][:, 0]), 1.0)  # and without gaps
 
 
 def test_bad_predicate_is_refused_before_any_file(tmp_path):

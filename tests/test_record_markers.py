@@ -8,13 +8,7 @@ import socket
 import pyxdf
 
 from sync.client import MarkerClient
-from tests.test_record_cli import Pusher, attune, wait_for_data
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support import Pusher, attune, free_port, wait_for_data
 
 
 def test_markers_sent_during_a_recording_are_in_its_file_once(tmp_path, unique):

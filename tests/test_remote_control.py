@@ -7,8 +7,7 @@ import time
 
 import pyxdf
 
-from tests.test_record_cli import Pusher, attune
-from tests.test_record_markers import free_port
+from tests.support import Pusher, attune, free_port
 
 
 def connect(port: int, timeout: float = 15.0) -> socket.socket:

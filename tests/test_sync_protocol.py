@@ -9,7 +9,7 @@ from sync.ordering import Sequencer
 from sync.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
-    Marker,
+    MarkerMessage,
     Rejected,
     SyncReply,
     SyncRequest,
@@ -20,12 +20,12 @@ from sync.protocol import (
 )
 
 
-def marker(seq: int, floor: int = 1, **fields) -> Marker:
-    return Marker("stim", "s1", seq, 100.0 + seq, "face_onset", fields, floor)
+def marker(seq: int, floor: int = 1, **fields) -> MarkerMessage:
+    return MarkerMessage("stim", "s1", seq, 100.0 + seq, "face_onset", fields, floor)
 
 
 def test_messages_round_trip_through_one_frame():
-    m = Marker("stim", "abc", 7, 12345.678901234, "response", {"value": 63.0, "rt": 1.234,
+    m = MarkerMessage("stim", "abc", 7, 12345.678901234, "response", {"value": 63.0, "rt": 1.234,
                                                                  "tags": ["a", 1], "ok": True}, 3)
     assert decode_client([encode(m)]) == m
     s = SyncRequest("stim", "abc", 4, 1.5, (3, 1.75))
@@ -84,7 +84,7 @@ def test_endpoint_beyond_loopback_must_be_asked_for():
 
 # -- ordering -------------------------------------------------------------
 
-def seqs(markers: list[Marker]) -> list[int]:
+def seqs(markers: list[MarkerMessage]) -> list[int]:
     return [m.seq for m in markers]
 
 

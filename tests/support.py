@@ -1,0 +1,76 @@
+"""Helpers several test files share: a 500 Hz LSL pusher, running main.py, free ports, waiting.
+
+Test files import from here, never from each other, so each test file
+stands alone and a helper has one home.
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pylsl
+import pyxdf
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def attune(*args: str, **kwargs) -> subprocess.Popen:
+    """``main.py ARGS`` as a user runs it, with text pipes for stdout and stderr."""
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=kwargs.pop("cwd", ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+class Pusher(threading.Thread):
+    """A 500 Hz device pushing a counter, remembering the stamp of every sample."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(daemon=True)
+        self.outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Test", 2, 500.0, "float32", name))
+        self.stamps: list[float] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.halt.wait(0.01):
+            stamps = pylsl.local_clock() - np.arange(5)[::-1] * 0.002
+            self.outlet.push_chunk(np.arange(n, n + 5, dtype=np.float32).repeat(2).reshape(5, 2),
+                                   stamps.tolist())
+            self.stamps.extend(stamps)
+            n += 5
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll ``condition`` until true; the timeout is generous because a busy CI machine is slow."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def wait_for_data(path: Path, proc: subprocess.Popen, min_bytes: int = 20_000, timeout: float = 60.0) -> None:
+    """Until the recording at ``path`` has grown past ``min_bytes`` (and its process still runs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if path.exists() and path.stat().st_size > min_bytes:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{path} did not grow")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load_streams(path: Path) -> list[dict]:
+    """Every stream of an XDF file as pyxdf gives it, on the recorded clocks, unchanged."""
+    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=False, dejitter_timestamps=False)
+    return streams
