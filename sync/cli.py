@@ -118,8 +118,12 @@ def run_send(args: argparse.Namespace) -> int:
         return 2
     undelivered = client.close(args.timeout)
     if undelivered:
-        why = (f"the server refused it ({client.refused.reason}: {client.refused.detail})" if client.refused
-               else f"within {args.timeout:g} s; is the server running{' and is this key admitted' if args.keys else ''}?")
+        if client.refused:
+            why = f"the server refused it ({client.refused.reason}: {client.refused.detail})"
+        elif client.handshake_error:
+            why = client.handshake_error
+        else:
+            why = f"no answer within {args.timeout:g} s; is the server running?"
         print(f"markers send: {args.event!r} (seq {seq}) was not delivered to {args.endpoint}: {why}",
               file=sys.stderr)
         return 1

@@ -117,7 +117,10 @@ class MarkerClient:
         self._sock.setsockopt(zmq.LINGER, 0)
         if keys is not None:  # a server open to the network admits only known keys (sync.keys)
             apply_client(self._sock, keys)
-        self._monitor = self._sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self.handshake_error: str | None = None  # e.g. the server does not admit this key
+        self._monitor = self._sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         self._sock.connect(endpoint)
         self._thread = threading.Thread(target=self._run, name=f"attune-markers-{sender_id}", daemon=True)
         self._thread.start()
@@ -262,6 +265,12 @@ class MarkerClient:
                 self._unsent = deque(self._pending)
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self._connected = False
+            elif self.handshake_error is None:  # a failed handshake: wrong or missing keys
+                self.handshake_error = ("the server did not admit this sender's key" if
+                                        event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH else
+                                        "the security handshake failed (keys on one side only?)")
+                log.error("marker server %s: %s; markers are kept until it does", self.endpoint,
+                          self.handshake_error)
 
     def _on_replies(self) -> None:
         while True:

@@ -10,13 +10,17 @@ from sync.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
     MarkerMessage,
+    Refused,
     Rejected,
     SyncReply,
     SyncRequest,
     check_endpoint,
+    check_server_security,
     decode_client,
     decode_server,
     encode,
+    format_sample,
+    parse_sample,
 )
 
 
@@ -131,3 +135,85 @@ def test_a_huge_floor_jump_costs_nothing():
     q.offer(marker(1), 0)
     out = q.offer(marker(2**50, floor=2**50), 0)
     assert out.lost == [(2, 2**50 - 1)] and seqs(out.deliver) == [2**50]
+
+
+# -- text that is not text --------------------------------------------------
+
+@pytest.mark.parametrize("fields", [
+    {"note": "\ud800"},  # a lone surrogate: valid JSON, not writable as UTF-8
+    {"tags": ["ok", "a\udfffb"]},
+    {"nested": {"\ud83d": 1}},  # as a key
+])
+def test_a_lone_surrogate_is_refused_at_the_door(fields):
+    frame = json.dumps({"v": 1, "type": "marker", "sender": "stim", "session": "s1", "seq": 1, "floor": 1,
+                        "t": 1.0, "event": "face_onset", "fields": fields}).encode()  # ASCII \\ud800 escapes
+    with pytest.raises(Rejected) as err:
+        decode_client([frame])
+    assert err.value.reason == "not_utf8" and "surrogate" in err.value.detail
+
+
+def test_a_refusal_round_trips_with_its_reason():
+    msg = Refused("s1", "too_many_senders", "at most 2")
+    assert decode_server([encode(msg)]) == msg
+    bad = json.dumps({"v": 1, "type": "refused", "session": "s1", "reason": "because", "detail": ""}).encode()
+    with pytest.raises(Rejected, match="not a known reason"):
+        decode_server([bad])
+
+
+# -- the recorded sample: one writer, one reader ---------------------------------
+
+def test_recorded_sample_parses_back_to_what_was_sent():
+    text = format_sample("face_onset", 3, {"morph": 0.5, "file": "id3.png", "rect": [0, 1]})
+    got = parse_sample(text)
+    assert (got.event, got.seq, got.fields) == ("face_onset", 3, {"morph": 0.5, "file": "id3.png", "rect": [0, 1]})
+    assert got.as_dict() == json.loads(text)
+    assert parse_sample(text.encode()) == got
+
+
+@pytest.mark.parametrize("text", [
+    "sim_event 4", "", "{not json", "[1, 2]", '{"label": "x"}', '{"event": 3}', '{"event": ""}',
+    '{"event": "x", "v": NaN}', "{" * 100_000, '{"event": "x", "pad": "' + "y" * 70_000 + '"}',
+])
+def test_anything_else_is_not_an_attune_marker(text):
+    assert parse_sample(text) is None
+
+
+def test_reserved_names_never_come_back_as_fields():
+    got = parse_sample('{"event": "x", "seq": "7", "timestamp": 1, "k": 2}')
+    assert got.seq is None and got.fields == {"k": 2}
+
+
+def test_an_endpoint_open_to_the_network_needs_keys_or_an_explicit_no():
+    assert check_server_security("tcp://127.0.0.1:5556", False, None, False)
+    with pytest.raises(ValueError, match="--markers-keys"):
+        check_server_security("tcp://0.0.0.0:5556", True, None, False)
+    assert check_server_security("tcp://0.0.0.0:5556", True, object(), False)
+    assert check_server_security("tcp://0.0.0.0:5556", True, None, True)
+
+
+# -- sparse numbering: bounded memory and work ------------------------------------
+
+def test_sparse_numbering_holds_a_bounded_number_per_session():
+    q = Sequencer(gap_timeout=1.0)  # the default bound
+    delivered, lost = [], []
+    for i in range(1, 30_001):
+        out = q.offer(marker(2 * i), 0.0)  # 2, 4, 6, ...: every odd seq missing
+        delivered += seqs(out.deliver)
+        lost += out.lost
+        assert q.held <= q.max_held
+    assert q.max_held <= 10_000
+    out = q.expire(5.0)
+    delivered += seqs(out.deliver)
+    lost += out.lost
+    assert delivered == list(range(2, 60_001, 2)) and q.held == 0
+    assert lost == [(s, s) for s in range(1, 60_000, 2)]
+
+
+def test_expiry_delivers_everything_that_waited_in_one_pass():
+    q = Sequencer(gap_timeout=1.0, max_held=100_000)
+    for i in range(1, 5_001):
+        q.offer(marker(2 * i), i * 1e-4)  # arrivals 0.0001 ... 0.5 s
+    out = q.expire(1.25)  # those that arrived by 0.25 s have waited long enough
+    assert seqs(out.deliver) == list(range(2, 5_002, 2)) and len(out.lost) == 2_500
+    assert q.held == 2_500 and q.through == 5_000
+    assert seqs(q.expire(2.0).deliver) == list(range(5_002, 10_001, 2)) and q.held == 0

@@ -389,3 +389,132 @@ def test_clock_sync_across_a_real_clock_difference(tmp_path, unique):
     offsets = [json.loads(v[0]) for v in next(
         x for x in synced if x["info"]["name"][0] == f"AttuneMarkerClock-{unique}")["time_series"]]
     assert all(abs(o["offset"] - truth) <= max(o["uncertainty"], 100e-6) for o in offsets)
+
+
+def raw_marker(sender: str, session: str, seq: int, **fields) -> bytes:
+    """A marker frame as any peer could send it (json.dumps writes a lone surrogate as an escape)."""
+    return json.dumps({"v": 1, "type": "marker", "sender": sender, "session": session, "seq": seq,
+                       "floor": 1, "t": pylsl.local_clock(), "event": "face_onset", "fields": fields}).encode()
+
+
+def test_a_lone_surrogate_is_refused_with_a_reason_and_blocks_nobody(server, sink, unique):
+    peer = zmq.Context.instance().socket(zmq.DEALER)
+    peer.setsockopt(zmq.LINGER, 0)
+    peer.connect(server.endpoint)
+    peer.send(raw_marker(unique, "peer1", 1, note="\ud800"))
+    wait_for(lambda: server.stats()["rejected"]["not_utf8"] == 1)
+    peer.close()
+    client = MarkerClient(server.endpoint, sender_id=unique)  # the same sender id records on
+    with pytest.raises(ValueError, match="surrogate"):
+        client.send("face_onset", note="x\udfffy")  # refused where the script author sees it ...
+    client.send("face_onset", note="fine")  # ... and the client's thread lives on
+    client.send("face_offset")
+    assert client.close() == []
+    server.stop()
+    stats = server.stats()
+    assert stats["stored"] == 2 and stats["sink_errors"] == 0
+    from acquisition.session import marker_report
+    assert "1 not_utf8" in marker_report(stats)  # the summary says what was refused, and why
+    got = events(sink.load()[f"AttuneMarkers-{unique}"])
+    assert [(g["event"], g["seq"]) for g in got] == [("face_onset", 1), ("face_offset", 2)]
+
+
+def test_sparse_numbering_neither_stalls_the_server_nor_holds_without_bound(sink, unique):
+    server = MarkerServer(sink, "tcp://127.0.0.1:*", gap_timeout=0.5).start()
+    try:
+        peer = zmq.Context.instance().socket(zmq.DEALER)
+        peer.setsockopt(zmq.LINGER, 0)
+        peer.setsockopt(zmq.SNDHWM, 0)
+        peer.connect(server.endpoint)
+        n = 30_000
+        for i in range(1, n + 1):
+            peer.send(raw_marker(f"{unique}s", "sparse", 2 * i))  # every odd seq missing
+        wait_for(lambda: server.stats()["received"] >= n)
+        held = [s.order.held for s in list(server.state.sessions.values())]
+        assert max(held) <= 10_000
+        # while the gaps expire, another sender is served as usual (this took 31 s when expiry was quadratic)
+        other = MarkerClient(server.endpoint, sender_id=unique)
+        other.send("face_onset")
+        assert other.close(20.0) == []
+        wait_for(lambda: server.stats()["stored"] == n + 1)
+        peer.close()
+    finally:
+        server.close()
+    lost = server.stats()["lost"][f"{unique}s"]
+    assert sum(b - a + 1 for a, b in lost) == n and all(a % 2 == 1 for a, _ in lost)
+
+
+def test_senders_beyond_the_limit_are_refused_with_a_reason(sink, unique):
+    server = MarkerServer(sink, "tcp://127.0.0.1:*", max_senders=2).start()
+    try:
+        for i in range(2):  # the first two take the places ...
+            c = MarkerClient(server.endpoint, sender_id=f"{unique}{i}")
+            c.send("hello")
+            assert c.close() == []
+        for i in range(2, 4):  # ... and later ones are told why they are not recorded
+            c = MarkerClient(server.endpoint, sender_id=f"{unique}{i}")
+            c.send("hello")
+            wait_for(lambda c=c: c.refused is not None)
+            assert c.refused.reason == "too_many_senders" and "at most 2" in c.refused.detail
+            assert len(c.close(0.2)) == 1
+    finally:
+        server.close()
+    stats = server.stats()
+    assert stats["senders"] == [f"{unique}0", f"{unique}1"]
+    assert stats["refused_senders"] == [f"{unique}2", f"{unique}3"] and stats["rejected"]["too_many_senders"] >= 2
+    assert sink.streams == 4  # markers and clock of the admitted two, nothing for the rest
+    with pytest.raises(ValueError, match="max_senders"):
+        MarkerServer(sink, "tcp://127.0.0.1:*", max_senders=0)
+
+
+def test_with_keys_only_admitted_senders_are_recorded(sink, tmp_path, unique):
+    from sync.keys import client_keys, make_key, server_keys
+
+    keys, other = tmp_path / "keys", tmp_path / "elsewhere"
+    make_key(keys, "server")
+    make_key(keys, "stimulus")
+    make_key(other, "intruder")
+    (other / "server.key").write_bytes((keys / "server.key").read_bytes())  # knows the server, not admitted
+    server = MarkerServer(sink, "tcp://127.0.0.1:*", keys=server_keys(keys)).start()
+    try:
+        admitted = MarkerClient(server.endpoint, sender_id=f"{unique}ok", keys=client_keys(keys, "stimulus"))
+        admitted.send("face_onset")
+        assert admitted.close(20.0) == []
+        intruder = MarkerClient(server.endpoint, sender_id=f"{unique}no", keys=client_keys(other, "intruder"))
+        plain = MarkerClient(server.endpoint, sender_id=f"{unique}plain")
+        intruder.send("face_onset")
+        plain.send("face_onset")
+        wait_for(lambda: intruder.handshake_error is not None and plain.handshake_error is not None)
+        assert "did not admit" in intruder.handshake_error
+        assert len(intruder.close(0.2)) == 1 and len(plain.close(0.2)) == 1
+    finally:
+        server.close()
+    assert server.stats()["senders"] == [f"{unique}ok"]
+
+
+def test_keys_are_made_and_listed_from_the_command_line(tmp_path):
+    keys = tmp_path / "keys"
+
+    def main(*args):
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+
+    assert main("keys", "make", "server", "--dir", str(keys)).returncode == 0
+    assert main("keys", "make", "stimulus", "--dir", str(keys)).returncode == 0
+    again = main("keys", "make", "server", "--dir", str(keys))
+    assert again.returncode == 2 and "exists already" in again.stderr
+    assert (keys / "server.key_secret").stat().st_mode & 0o077 == 0
+    listed = main("keys", "list", "--dir", str(keys))
+    assert listed.returncode == 0
+    assert [line.split()[:2] for line in listed.stdout.splitlines()] == [["server", "marker"], ["stimulus", "sender"]]
+    missing = main("keys", "list", "--dir", str(tmp_path / "none"))
+    assert missing.returncode == 2 and "no such key folder" in missing.stderr
+
+
+def test_record_open_to_the_network_without_keys_is_refused(tmp_path):
+    out = tmp_path / "open.xdf"
+    run = subprocess.run([sys.executable, str(ROOT / "main.py"), "record", "--out", str(out), "--wait", "0",
+                          "--duration", "1", "--markers", "tcp://0.0.0.0:5599", "--markers-allow-network"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "--markers-keys" in run.stderr and "--markers-no-auth" in run.stderr
+    assert not out.exists()
