@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -18,25 +19,30 @@ from pathlib import Path
 import pytest
 import pyxdf
 
+from sync.keys import make_key
+
 ROOT = Path(__file__).resolve().parent.parent
 
 REMOTE = textwrap.dedent('''
     import sys, time
     import pylsl
     from sync.client import MarkerClient
-    name, endpoint, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    from sync.keys import client_keys
+    name, endpoint, keys, chunks = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "GSR", 1, 100.0, "float32", name + "-src"))
-    markers = MarkerClient(endpoint, sender_id="stimpc")
-    start, n, sent = time.monotonic(), 0, 0
-    while time.monotonic() - start < seconds:
-        outlet.push_chunk([[float(n + i)] for i in range(5)])
-        n += 5
-        if n % 100 == 0:
+    markers = MarkerClient(endpoint, sender_id="stimpc", keys=client_keys(keys, "stimpc"))
+    if not outlet.wait_for_consumers(120):
+        sys.exit("the recorder never connected")
+    sent = 0
+    for chunk in range(chunks):  # a fixed amount of data, however slow the machine is
+        outlet.push_chunk([[float(chunk * 5 + i)] for i in range(5)])
+        if chunk % 20 == 0:
             markers.send("face_onset", trial=sent)
             sent += 1
-        time.sleep(0.05)
-    left = markers.close(5.0)
-    print(sent, len(left))
+        time.sleep(0.01)  # pacing only; nothing depends on how long this takes
+    left = markers.close(60.0)
+    print(sent, len(left), flush=True)
+    sys.stdin.readline()  # keep the outlet until the recorder has stopped
 ''')
 
 
@@ -81,26 +87,40 @@ def test_streams_and_markers_from_another_computer_are_recorded(tmp_path, unique
         probe.bind((here, 0))
         port = probe.getsockname()[1]
     endpoint = f"tcp://{here}:{port}"
+    keys = tmp_path / "keys"  # the marker bus is open to the (test) network, so senders need a key
+    make_key(keys, "server")
+    make_key(keys, "stimpc")
     out = tmp_path / "two_hosts.xdf"
     recorder = subprocess.Popen(
         [sys.executable, str(ROOT / "main.py"), "--lsl-config", str(lab_config(tmp_path / "here.cfg", there)),
          "record", "--out", str(out), "--query", f"name='{unique}'", "--require", f"name='{unique}'",
-         "--allow-missing", "--duration", "8", "--markers", endpoint, "--markers-allow-network"],
+         "--allow-missing", "--markers", endpoint, "--markers-allow-network", "--markers-keys", str(keys)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     env = {**os.environ, "LSLAPICFG": str(lab_config(tmp_path / "there.cfg", here)), "PYTHONPATH": str(ROOT)}
-    remote = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", REMOTE, unique, endpoint, "6"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    stdout, stderr = recorder.communicate(timeout=30)
-    assert remote.returncode == 0, remote.stderr[-2000:]
-    sent, undelivered = map(int, remote.stdout.split())
+    chunks = 120
+    remote = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", REMOTE, unique, endpoint,
+                               str(keys), str(chunks)],
+                              cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        report = remote.stdout.readline()  # once every marker is acknowledged as recorded
+        assert report, remote.communicate(timeout=60)[1][-2000:]
+        sent, undelivered = map(int, report.split())
+        recorder.send_signal(signal.SIGINT)
+        stdout, stderr = recorder.communicate(timeout=120)
+    finally:
+        recorder.kill()
+        remote.communicate("stop\n", timeout=60)
     assert recorder.returncode == 0, stderr[-2000:]
-    assert undelivered == 0 and sent > 5
+    assert remote.returncode == 0
+    assert undelivered == 0 and sent == chunks // 20
 
     streams = {s["info"]["name"][0]: s for s in pyxdf.load_xdf(str(out), synchronize_clocks=False)[0]}
     gsr = streams[unique]
     assert gsr["info"]["hostname"][0]  # the remote stream with its own header
     values = gsr["time_series"][:, 0]
-    assert len(values) > 300 and (values[1:] - values[:-1] == 1).all()  # nothing lost on the way
+    assert values[0] == 0 and len(values) > 300  # from the first sample on (the outlet waited for us)
+    assert (values[1:] - values[:-1] == 1).all()  # and nothing lost on the way
     assert gsr["footer"]["info"]["clock_offsets"]  # measured across the link
     markers = [json.loads(v[0]) for v in streams["AttuneMarkers-stimpc"]["time_series"]]
     assert [m["trial"] for m in markers] == list(range(sent))
