@@ -1,9 +1,17 @@
 """Attune command line: one sub-command per job.
 
-    python main.py demo        a simulated study visit: tasks, devices, recordings
-    python main.py simulate    publish simulated devices on LSL
-    python main.py streams     list LSL streams
-    python main.py record      record streams into one XDF file
+    python main.py demo              a simulated study visit: tasks, devices, recordings
+    python main.py simulate          publish simulated devices on LSL
+    python main.py record            record streams (and markers) into one XDF file
+    python main.py serve             record on LabRecorder remote-control commands
+    python main.py streams           list LSL streams
+    python main.py markers           send or watch markers on the ZeroMQ marker bus
+    python main.py keys              make and list CurveZMQ keys for a marker bus on the network
+    python main.py stimulus          run a stimulus protocol (face rating, emotion training)
+    python main.py stimulus-control  on the stimulus computer: run protocols the panel asks for
+    python main.py gui               the control panel
+    python main.py replay            re-publish an XDF recording as live LSL streams
+    python main.py analyze           per-trial table, summary, plots and report
 
 LSL discovery stays on this machine unless ``--lsl-config`` names a lab
 config: the loopback config is set before pylsl is first imported.

@@ -66,6 +66,10 @@ class GapCounter:
 
 
 class StreamReader(threading.Thread):
+    """Owns one LSL inlet: pulls its chunks, measures its clock offset, hands both to writer and listeners.
+
+    Started and stopped by the Recorder, one per recorded stream."""
+
     def __init__(self, info: pylsl.StreamInfo, stream_id: int, writer: SampleWriter,
                  poll_interval: float = 0.1, listeners: list[Listener] | None = None) -> None:
         super().__init__(name=f"reader-{info.name()}", daemon=True)

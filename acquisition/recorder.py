@@ -71,6 +71,11 @@ class ExternalStream:
 
 
 class Recorder:
+    """Owns one XDF file, its writer, one StreamReader per matching stream and the housekeeping thread.
+
+    Called by the recording's clients (``record``, ``serve``, the panel's RecordingJob); the marker
+    server records into it through ``add_stream``."""
+
     def __init__(self, path: str | Path, queries: list[str] | None = None, *,
                  exclude: list[str] | None = None, resolve_interval: float = 1.0, flush_interval: float = 0.25,
                  poll_interval: float = 0.5) -> None:

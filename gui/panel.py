@@ -51,6 +51,10 @@ WINDOWS = [10, 30, 60]
 
 
 class ControlPanel(QMainWindow):
+    """Owns the experimenter's window: session, recording, live plots, streams, markers and replay tabs.
+
+    Created by ``main.py gui`` (and the demo); it is one client of the headless engine, never its owner."""
+
     def __init__(self, root: Path = Path("recordings"), marker_endpoint: str = DEFAULT_ENDPOINT,
                  devices: Path = DEFAULT_DEVICES, protocols: list[str] | None = None,
                  queries: list[str] | None = None) -> None:

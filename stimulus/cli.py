@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from configs import ConfigError, use_lsl_config
+from sync.cli import add_client_key_arguments, client_keys_from
 from sync.protocol import DEFAULT_ENDPOINT
 
 EXIT_ABORTED = 3
@@ -54,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated participant: judgement noise SD in rating points (default 5)")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT,
                         help=f"marker server to send to (default {DEFAULT_ENDPOINT})")
+    add_client_key_arguments(parser)
     parser.add_argument("--no-markers", action="store_true", help="send no markers (rehearsal)")
     parser.add_argument("--events-tsv", metavar="PATH",
                         help="where to write the events TSV (default: <protocol>_<date-time>_events.tsv here)")
@@ -105,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
     client = None
     if not args.no_markers:
         from sync.client import MarkerClient
-        client = MarkerClient(args.endpoint, sender_id="stimulus")
+        try:
+            client = MarkerClient(args.endpoint, sender_id="stimulus", keys=client_keys_from(args))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     ensure_app()
     print(f"{protocol.name}: {len(protocol.blocks)} block(s); markers "
           f"{'off' if client is None else 'to ' + args.endpoint}; Escape ends the run")

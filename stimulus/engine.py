@@ -63,6 +63,10 @@ Script = Generator[Show | Wait | Respond, Any, None]
 
 
 class Engine(QObject):
+    """Owns the stepping of one task script on the Qt event loop: shows, waits and answers in order.
+
+    Called by stimulus.runner.run_protocol with the StimulusWindow the script draws on."""
+
     def __init__(self, window: StimulusWindow) -> None:
         super().__init__()
         self.window = window

@@ -87,6 +87,10 @@ class _Canvas(QQuickPaintedItem):
 
 
 class StimulusWindow(QQuickWindow):
+    """Owns the participant's screen: the current scene, the photodiode patch and the input it accepts.
+
+    Driven by the Engine (``present``); its ``onset``/``rated``/``chosen`` signals go back to the Engine."""
+
     onset = pyqtSignal(int, float, float)  # version, flip time, request time
     rated = pyqtSignal(float, float)  # value 0-100, response time
     chosen = pyqtSignal(str, float)  # sad/neutral/happy, response time

@@ -62,17 +62,6 @@ def client_keys_from(args: argparse.Namespace) -> Any:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to ``main.py``."""
-    keys = subparsers.add_parser("keys", help="make and list CurveZMQ keys for a marker bus open to the network",
-                                 description="Keys for --markers-allow-network, see docs/markers.md.")
-    keys_sub = keys.add_subparsers(dest="keys_command", metavar="{make,list}", required=True)
-    make = keys_sub.add_parser("make", help="make a key pair NAME.key (public) and NAME.key_secret")
-    make.add_argument("name", help="'server' for the recorder; any other name for a sender, e.g. stimulus")
-    make.add_argument("--dir", type=Path, default=DEFAULT_KEYS_DIR, help=f"key folder (default {DEFAULT_KEYS_DIR})")
-    make.set_defaults(func=run_keys_make)
-    show = keys_sub.add_parser("list", help="list the keys in a folder")
-    show.add_argument("--dir", type=Path, default=DEFAULT_KEYS_DIR, help=f"key folder (default {DEFAULT_KEYS_DIR})")
-    show.set_defaults(func=run_keys_list)
-
     markers = subparsers.add_parser("markers", help="send or watch stimulus markers (ZeroMQ marker bus)",
                                     description="Stimulus markers over ZeroMQ, see docs/markers.md.")
     sub = markers.add_subparsers(dest="markers_command", metavar="{send,listen}", required=True)
@@ -100,6 +89,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listen.add_argument("--no-relay", action="store_true", help="do not republish markers on LSL")
     listen.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     listen.set_defaults(func=run_listen)
+
+    keys = subparsers.add_parser("keys", help="make and list CurveZMQ keys for a marker bus open to the network",
+                                 description="Keys for --markers-allow-network, see docs/markers.md.")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="{make,list}", required=True)
+    make = keys_sub.add_parser("make", help="make a key pair NAME.key (public) and NAME.key_secret")
+    make.add_argument("name", help="'server' for the recorder; any other name for a sender, e.g. stimulus")
+    make.add_argument("--dir", type=Path, default=DEFAULT_KEYS_DIR, help=f"key folder (default {DEFAULT_KEYS_DIR})")
+    make.set_defaults(func=run_keys_make)
+    show = keys_sub.add_parser("list", help="list the keys in a folder")
+    show.add_argument("--dir", type=Path, default=DEFAULT_KEYS_DIR, help=f"key folder (default {DEFAULT_KEYS_DIR})")
+    show.set_defaults(func=run_keys_list)
 
 
 def run_send(args: argparse.Namespace) -> int:
