@@ -254,6 +254,7 @@ class MarkerServer:
             t_recv = pylsl.local_clock()
             self.state.counters["received"] += 1
             routing_id, body = frames[0], frames[1:]
+            msg = None
             try:
                 msg = decode_client(body, self.max_message_bytes)
                 if isinstance(msg, SyncRequest):
@@ -262,8 +263,8 @@ class MarkerServer:
                     self._on_marker(msg, routing_id)
             except Rejected as rej:
                 self._reject(rej, routing_id)
-                if rej.reason == "too_many_senders":
-                    self._tell_refused(sock, rej, routing_id, body)
+                if msg is not None:  # well-formed but refused: say why to the sender
+                    self._tell_refused(sock, rej, routing_id, msg.session)
         self._store()
         self._send_acks(sock)
 
@@ -303,12 +304,11 @@ class MarkerServer:
                                                f"{self.max_senders} sender ids")
         admitted.add(sender)
 
-    def _tell_refused(self, sock: zmq.Socket, rej: Rejected, routing_id: bytes, body: list[bytes]) -> None:
+    def _tell_refused(self, sock: zmq.Socket, rej: Rejected, routing_id: bytes, session: str) -> None:
         """Let the client say why its markers are not recorded (instead of resending forever)."""
         try:
-            session = str(json.loads(body[0]).get("session", ""))
-            sock.send_multipart([routing_id, encode(Refused(session, rej.reason, rej.detail))], zmq.NOBLOCK)
-        except (zmq.ZMQError, ValueError, TypeError, AttributeError, Rejected):
+            sock.send_multipart([routing_id, encode(Refused(session, rej.reason, rej.detail[:300]))], zmq.NOBLOCK)
+        except zmq.ZMQError:
             pass  # best effort; the refusal is counted and logged here either way
 
     def _on_sync(self, sock: zmq.Socket, msg: SyncRequest, routing_id: bytes, t1: float) -> None:

@@ -74,3 +74,8 @@ def load_streams(path: Path) -> list[dict]:
     """Every stream of an XDF file as pyxdf gives it, on the recorded clocks, unchanged."""
     streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=False, dejitter_timestamps=False)
     return streams
+
+
+def streams_by_name(path: Path) -> dict[str, dict]:
+    """``load_streams`` keyed by stream name."""
+    return {s["info"]["name"][0]: s for s in load_streams(path)}

@@ -6,10 +6,10 @@ import time
 import numpy as np
 import pylsl
 import pytest
-import pyxdf
 
 from acquisition.discovery import resolve
 from acquisition.recorder import Recorder
+from tests.support import streams_by_name
 
 FORMATS = {
     "float32": (pylsl.cf_float32, np.float32),
@@ -41,9 +41,7 @@ def start_recorder(path, unique: str, expected: int) -> Recorder:
     return recorder
 
 
-def load(path):
-    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=False, dejitter_timestamps=False)
-    return {s["info"]["name"][0]: s for s in streams}
+load = streams_by_name
 
 
 def test_every_numeric_format_round_trips_exactly(tmp_path, unique):
