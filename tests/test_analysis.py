@@ -204,7 +204,7 @@ def test_live_recording_from_lsl_outlets(tmp_path, unique):
         recorder = Recorder(path, [predicate])
         recorder.start(found)
         for reader in recorder.readers.values():
-            assert reader.opened.wait(5.0)
+            assert reader.opened.wait(60.0)
         seq = 0
         time.sleep(0.5)  # some signal before the first face, for the filter
 

@@ -72,7 +72,7 @@ def test_devices_publish_channel_metadata(unique):
         by_type = {info.type(): info for info in found}
         assert set(by_type) == {"Gaze", "GSR", "VideoFrames", "FacialExpression"}
         inlet = pylsl.StreamInlet(by_type["Gaze"])
-        info = inlet.info(timeout=5)
+        info = inlet.info(timeout=30)
         channel = info.desc().child("channels").child("channel")
         labels = []
         while not channel.empty():
@@ -81,10 +81,10 @@ def test_devices_publish_channel_metadata(unique):
         assert labels[:3] == [("left_x", "normalized"), ("left_y", "normalized"), ("left_pupil", "mm")]
         assert len(labels) == 8
         assert info.source_id() == f"{unique}-eyetracker"
-        gsr = pylsl.StreamInlet(by_type["GSR"]).info(timeout=5)
+        gsr = pylsl.StreamInlet(by_type["GSR"]).info(timeout=30)
         assert gsr.desc().child("channels").child("channel").child_value("unit") == "microsiemens"
         assert gsr.nominal_srate() == 128
-        webcam = pylsl.StreamInlet(by_type["VideoFrames"]).info(timeout=5)
+        webcam = pylsl.StreamInlet(by_type["VideoFrames"]).info(timeout=30)
         assert webcam.desc().child("synchronization").child_value("can_drop_samples") == "true"
     finally:
         lab.stop()

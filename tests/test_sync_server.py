@@ -90,7 +90,7 @@ def test_markers_round_trip_into_xdf_with_fields_order_and_count(server, sink, u
         seq = mc.send(event, timestamp=stamp, **fields) if stamp else mc.send(event, **fields)
         stamps.append((stamp, stamp) if stamp else (before, pylsl.local_clock()))
         assert seq == len(stamps)
-    assert mc.close() == []
+    assert mc.close(30.0) == []
     server.stop()
     assert server.stats()["stored"] == len(sent)
 
@@ -129,7 +129,7 @@ def test_markers_are_relayed_on_lsl_on_the_server_clock(server, unique):
         sample, ts = inlet.pull_sample(timeout=0.2)
         if sample and json.loads(sample[0])["event"] == "face_onset":
             samples.append((json.loads(sample[0]), ts))
-    assert mc.close() == []
+    assert mc.close(30.0) == []
     assert samples[0][0] == {"event": "face_onset", "seq": 2, "stimulus": "id3_m05.png", "morph": 5}
     # one clock here, so the server stamp is the sender's plus an estimated offset near zero
     # (bounded by half the shortest round trip; 50 ms is far beyond any loaded loopback)
@@ -255,7 +255,7 @@ def test_each_kind_of_malformed_message_is_rejected_and_counted(server, sink, un
         sock.send_multipart(frames)
         good.send("between")
     wait_for(lambda: sum(server.stats()["rejected"].values()) == len(bad))
-    assert good.close() == []
+    assert good.close(30.0) == []
     sock.close()
     server.stop()
     stats = server.stats()
@@ -409,7 +409,7 @@ def test_a_lone_surrogate_is_refused_with_a_reason_and_blocks_nobody(server, sin
         client.send("face_onset", note="x\udfffy")  # refused where the script author sees it ...
     client.send("face_onset", note="fine")  # ... and the client's thread lives on
     client.send("face_offset")
-    assert client.close() == []
+    assert client.close(30.0) == []
     server.stop()
     stats = server.stats()
     assert stats["stored"] == 2 and stats["sink_errors"] == 0
@@ -450,7 +450,7 @@ def test_senders_beyond_the_limit_are_refused_with_a_reason(sink, unique):
         for i in range(2):  # the first two take the places ...
             c = MarkerClient(server.endpoint, sender_id=f"{unique}{i}")
             c.send("hello")
-            assert c.close() == []
+            assert c.close(30.0) == []
         for i in range(2, 4):  # ... and later ones are told why they are not recorded
             c = MarkerClient(server.endpoint, sender_id=f"{unique}{i}")
             c.send("hello")
