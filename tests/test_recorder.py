@@ -29,15 +29,14 @@ def outlet(name: str, fmt, channels: int = 3, rate: float = 100.0, source_id: st
 def start_recorder(path, unique: str, expected: int) -> Recorder:
     query = [f"starts-with(name,'{unique}')"]
     found = []
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while len(found) < expected and time.monotonic() < deadline:
         found = resolve(query, wait=1.0)
     assert len(found) == expected, f"resolved {len(found)} of {expected} test streams"
     recorder = Recorder(path, query, resolve_interval=0.2)
     recorder.start(found)
     for reader in recorder.readers.values():
-        assert reader.opened.wait(5)
-    time.sleep(0.3)  # inlets subscribed before the first push
+        assert reader.opened.wait(60)  # inlets subscribed before the first push
     return recorder
 
 
