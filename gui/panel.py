@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 
 from acquisition.live import LOST, LiveHub, stall_threshold
 from acquisition.naming import NamingError
+from configs import ConfigError
 from devices.body import MarkerFollower, SimulatedBody
 from devices.lab import DEFAULT_DEVICES, DeviceConfig, SimulatedLab, load_devices
 from gui.background import Background
@@ -193,7 +194,18 @@ class ControlPanel(QMainWindow):
         button = self.session.devices_button
         button.setEnabled(False)
         if on:
-            configs = load_devices(self.devices_path)
+            try:
+                configs = load_devices(self.devices_path)
+            except ConfigError as exc:  # a technician's typo: say where, start nothing
+                self.session.devices_state.setText(f"not started: {Path(exc.source).name}: {exc.field}: "
+                                                   f"{exc.problem}")
+                self.session.devices_state.setToolTip(str(exc))  # with the full path
+                self.session.devices_state.setWordWrap(True)
+                button.blockSignals(True)  # unchecking is not a request to stop: keep the message
+                button.setChecked(False)
+                button.blockSignals(False)
+                button.setEnabled(True)
+                return
             if self.session.with_markers.isChecked() and not any(c.kind == "markers" for c in configs):
                 configs.append(DeviceConfig("markers", 2.0, "SimMarkers", "attune-sim-markers", 4))
             lab = SimulatedLab(configs)
