@@ -51,7 +51,7 @@ MAX_DEPTH = 4
 REJECT_REASONS = (
     "oversized", "multipart", "not_utf8", "not_json", "not_object", "unknown_version",
     "unknown_type", "missing_field", "unknown_field", "wrong_type", "bad_value",
-    "too_many_senders",
+    "too_many_senders", "too_many_sessions",
 )
 
 

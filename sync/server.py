@@ -46,6 +46,13 @@ log = logging.getLogger("attune.sync.server")
 #: Each sender id costs two recorded streams, an LSL outlet and its threads; a recording
 #: rarely has more than a handful, so this many is generous and still bounds the cost.
 DEFAULT_MAX_SENDERS = 32
+#: Each MarkerClient instance is a session; a script that restarts (or ``markers send`` run once
+#: per event) makes many. Finished ones make room for new ones; this many may be open at once.
+DEFAULT_MAX_SESSIONS = 64
+#: A session this long silent, with nothing held or unstored, is finished and may be forgotten.
+SESSION_IDLE_SECONDS = 10.0
+#: Lost ranges kept per sender for the summary; the count of lost markers stays exact beyond it.
+MAX_LOST_RANGES = 1000
 
 
 class StreamHandle(Protocol):
@@ -73,6 +80,7 @@ class _Session:
     ack_due: bool = False
     written: ClockEstimate | None = None  # last estimate written as a ClockOffset
     written_when: float = -1e300
+    last_seen: float = 0.0  # monotonic time of its last message
 
     @property
     def ack_through(self) -> int:
@@ -98,7 +106,8 @@ class ServerState:
     relay: Any = None
     counters: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=lambda: {r: 0 for r in REJECT_REASONS})
-    lost: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    lost: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # the first MAX_LOST_RANGES
+    lost_count: dict[str, int] = field(default_factory=dict)  # markers reported lost, per sender
     admitted: set[str] = field(default_factory=set)  # sender ids given a place (at most max_senders)
     refused_senders: set[str] = field(default_factory=set)  # first few ids turned away, for the log
 
@@ -119,12 +128,15 @@ class MarkerServer:
                  allow_network: bool = False, relay: bool = True, gap_timeout: float = 3.0,
                  offset_interval: float = 5.0, relay_hold: float = 1.0,
                  max_message_bytes: int = MAX_MESSAGE_BYTES, max_senders: int = DEFAULT_MAX_SENDERS,
+                 max_sessions: int = DEFAULT_MAX_SESSIONS, session_idle: float = SESSION_IDLE_SECONDS,
                  keys: ServerKeys | None = None, insecure: bool = False,
                  resume: ServerState | None = None) -> None:
         if max_senders < 1:
             raise ValueError(f"max_senders must be at least 1, got {max_senders}")
         self.sink = sink
         self.max_senders = max_senders
+        self.max_sessions = max(1, max_sessions)
+        self.session_idle = session_idle
         self._requested = check_server_security(endpoint, allow_network, keys, insecure)
         self.keys = keys
         self._auth: Any = None
@@ -221,6 +233,7 @@ class MarkerServer:
     def stats(self) -> dict[str, Any]:
         s = self.state
         return {**s.counters, "rejected": dict(s.rejected), "lost": {k: list(v) for k, v in s.lost.items()},
+                "lost_count": dict(s.lost_count),
                 "sessions": len(s.sessions), "senders": sorted(s.senders),
                 "refused_senders": sorted(s.refused_senders)}
 
@@ -263,7 +276,7 @@ class MarkerServer:
                     self._on_marker(msg, routing_id)
             except Rejected as rej:
                 self._reject(rej, routing_id)
-                if msg is not None:  # well-formed but refused: say why to the sender
+                if msg is not None:  # well-formed but refused (a limit): say why to the sender
                     self._tell_refused(sock, rej, routing_id, msg.session)
         self._store()
         self._send_acks(sock)
@@ -282,13 +295,33 @@ class MarkerServer:
     def _session(self, sender: str, session: str, routing_id: bytes) -> _Session:
         key = (sender, session)
         sess = self.state.sessions.get(key)
+        now = time.monotonic()
         if sess is None:
             self._admit(sender)
+            self._make_room(now)
             sess = _Session(sender, session, routing_id, Sequencer(self.gap_timeout), ClockEstimator())
             self.state.sessions[key] = sess
             log.info("marker sender %r connected (session %s)", sender, session)
         sess.routing_id = routing_id
+        sess.last_seen = now
         return sess
+
+    def _make_room(self, now: float) -> None:
+        """Forget the longest-finished session if ``max_sessions`` are open; refuse if none is finished.
+
+        Bounds memory and the per-tick work, which visits every session."""
+        sessions = self.state.sessions
+        if len(sessions) < self.max_sessions:
+            return
+        finished = [s for s in sessions.values()
+                    if not s.order.held and not s.unstored and now - s.last_seen >= self.session_idle
+                    and (s.clock.estimate is None or s.written is s.clock.estimate)]
+        if not finished:
+            raise Rejected("too_many_sessions", f"{len(sessions)} sessions are open (the limit) and none "
+                                                f"has been silent for {self.session_idle:g} s")
+        oldest = min(finished, key=lambda s: s.last_seen)
+        del sessions[(oldest.sender, oldest.session)]
+        log.info("marker session %s of %r forgotten (finished) to make room", oldest.session, oldest.sender)
 
     def _admit(self, sender: str) -> None:
         admitted = self.state.admitted
@@ -334,9 +367,14 @@ class MarkerServer:
         c["duplicates"] += outcome.duplicates
         c["late"] += outcome.late
         if outcome.lost:
-            self.state.lost.setdefault(sess.sender, []).extend(outcome.lost)
-            ranges = format_spans(outcome.lost)
-            log.error("markers from %r (session %s) lost: seq %s", sess.sender, sess.session, ranges)
+            kept = self.state.lost.setdefault(sess.sender, [])
+            if len(kept) < MAX_LOST_RANGES:  # beyond that the log and the summary give the count
+                more = len(outcome.lost) - 20
+                ranges = format_spans(outcome.lost[:20]) + (f" and {more} more ranges" if more > 0 else "")
+                log.error("markers from %r (session %s) lost: seq %s", sess.sender, sess.session, ranges)
+            kept.extend(outcome.lost[:max(0, MAX_LOST_RANGES - len(kept))])
+            self.state.lost_count[sess.sender] = (self.state.lost_count.get(sess.sender, 0)
+                                                  + sum(b - a + 1 for a, b in outcome.lost))
             sess.ack_due = True
         if outcome.late:
             log.warning("markers from %r arrived after being reported lost; recorded anyway", sess.sender)

@@ -440,8 +440,10 @@ def test_sparse_numbering_neither_stalls_the_server_nor_holds_without_bound(sink
         peer.close()
     finally:
         server.close()
-    lost = server.stats()["lost"][f"{unique}s"]
-    assert sum(b - a + 1 for a, b in lost) == n and all(a % 2 == 1 for a, _ in lost)
+    stats = server.stats()
+    lost = stats["lost"][f"{unique}s"]
+    assert stats["lost_count"][f"{unique}s"] == n  # exact, while the ranges kept for the summary are bounded
+    assert len(lost) == 1000 and lost[:3] == [(1, 1), (3, 3), (5, 5)]
 
 
 def test_senders_beyond_the_limit_are_refused_with_a_reason(sink, unique):
@@ -518,3 +520,31 @@ def test_record_open_to_the_network_without_keys_is_refused(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "--markers-keys" in run.stderr and "--markers-no-auth" in run.stderr
     assert not out.exists()
+
+
+def test_sessions_are_bounded_finished_ones_make_room_and_busy_ones_refuse(sink, unique):
+    peer = zmq.Context.instance().socket(zmq.DEALER)
+    peer.setsockopt(zmq.LINGER, 0)
+    peer.setsockopt(zmq.RCVTIMEO, 60_000)
+    for idle, refused in ((300.0, True), (0.0, False)):
+        server = MarkerServer(sink, "tcp://127.0.0.1:*", max_sessions=3, session_idle=idle).start()
+        try:
+            peer.connect(server.endpoint)
+            for i in range(3):
+                peer.send(raw_marker(unique, f"s{i}", 1))
+            wait_for(lambda s=server: s.stats()["stored"] == 3)
+            peer.send(raw_marker(unique, "s3", 1))  # a fourth session while three are open
+            if refused:  # none finished: refused with its reason, and told
+                wait_for(lambda s=server: s.stats()["rejected"]["too_many_sessions"] == 1)
+                reply = json.loads(peer.recv())
+                while reply["type"] != "refused":
+                    reply = json.loads(peer.recv())
+                assert reply["reason"] == "too_many_sessions" and reply["session"] == "s3"
+            else:  # finished ones make room: the oldest is forgotten
+                wait_for(lambda s=server: s.stats()["stored"] == 4)
+                assert sorted(k[1] for k in server.state.sessions) == ["s1", "s2", "s3"]
+            assert server.stats()["sessions"] == 3
+            peer.disconnect(server.endpoint)
+        finally:
+            server.close()
+    peer.close()
