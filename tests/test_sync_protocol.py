@@ -217,3 +217,32 @@ def test_expiry_delivers_everything_that_waited_in_one_pass():
     assert seqs(out.deliver) == list(range(2, 5_002, 2)) and len(out.lost) == 2_500
     assert q.held == 2_500 and q.through == 5_000
     assert seqs(q.expire(2.0).deliver) == list(range(5_002, 10_001, 2)) and q.held == 0
+
+
+# -- one home for the contract --------------------------------------------------
+
+def _product_modules():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.glob("*.py")) + sorted(root.glob("*/**/*.py")):
+        if path.parts[len(root.parts)] in ("tests", "bench", ".venv", "build"):
+            continue
+        yield path.relative_to(root).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def test_the_default_endpoint_and_the_marker_names_have_one_home():
+    import ast
+
+    from sync.protocol import DEFAULT_ENDPOINT
+
+    literal, vague = [], []
+    for name, tree in _product_modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value == DEFAULT_ENDPOINT and name != "sync/protocol.py":
+                literal.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.ClassDef) and node.name in ("Marker", "MarkerSink"):
+                vague.append(f"{name}:{node.lineno} class {node.name}")
+    assert literal == [], "import sync.protocol.DEFAULT_ENDPOINT instead"
+    assert vague == [], "name what the class is"
