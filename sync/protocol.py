@@ -421,6 +421,7 @@ def check_server_security(endpoint: str, allow_network: bool, keys: Any, insecur
     check_endpoint(endpoint, allow_network)
     if open_to_network(endpoint) and keys is None and not insecure:
         raise ValueError(f"endpoint {endpoint!r} is open to the network, so senders must authenticate: "
-                         "give a key folder (--markers-keys DIR; make keys with 'main.py keys make server') "
-                         "or accept anyone on the network explicitly (--markers-no-auth)")
+                         "give a key folder (record: --markers-keys DIR, markers listen: --keys DIR; make "
+                         "them with 'main.py keys make server') or accept anyone on the network explicitly "
+                         "(--markers-no-auth, --no-auth)")
     return endpoint
