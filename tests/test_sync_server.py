@@ -157,7 +157,7 @@ def test_server_restart_mid_stream_loses_and_duplicates_nothing(sink, unique):
     time.sleep(0.3)
     srv2 = MarkerServer(sink, endpoint, relay=False, resume=state).start()
     sender.join()
-    assert mc.close(5.0) == []
+    assert mc.close(30.0) == []
     srv2.stop()
     got = events(sink.load()[f"AttuneMarkers-{unique}"])
     assert [g["seq"] for g in got] == list(range(1, total + 1))
@@ -178,7 +178,7 @@ def test_server_restarted_into_a_new_file_splits_the_markers_exactly(tmp_path, u
         mc.send("tick", i=i)
     time.sleep(0.2)
     srv2 = MarkerServer(second, endpoint, relay=False).start()
-    assert mc.close(5.0) == []
+    assert mc.close(30.0) == []
     srv2.stop()
     a = events(first.load()[f"AttuneMarkers-{unique}"])
     b = events(second.load()[f"AttuneMarkers-{unique}"])
@@ -194,10 +194,10 @@ def test_loss_is_reported_with_the_sequence_numbers(tmp_path, unique):
     mc = MarkerClient(endpoint, sender_id=unique, max_pending=10)
     for i in range(25):
         mc.send("tick", i=i)
-    time.sleep(0.1)
+    wait_for(lambda: mc.pending == 10)  # the client has given up the oldest 15
     sink = XdfSink(tmp_path / "m.xdf")
     srv = MarkerServer(sink, endpoint, relay=False).start()
-    undelivered = mc.close(5.0)
+    undelivered = mc.close(30.0)
     srv.stop()
     assert [m.seq for m in undelivered] == list(range(1, 16))
     assert [g["seq"] for g in events(sink.load()[f"AttuneMarkers-{unique}"])] == list(range(16, 26))
@@ -342,7 +342,7 @@ SENDER_SCRIPT = "import time\nimport pylsl\n" + inspect.getsource(lsl_minus_boot
         stamps.append(pylsl.local_clock())
         mc.send("tick", timestamp=stamps[-1], i=i)
         time.sleep(0.025)
-    left = mc.close(5.0)
+    left = mc.close(30.0)
     print(json.dumps({"ref": ref, "stamps": stamps, "undelivered": len(left)}))
 """)
 
