@@ -89,7 +89,12 @@ def marker_report(stats: dict) -> str:
         line += ", rejected " + ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
     for sender, ranges in stats["lost"].items():
         if ranges:
-            line += f"; LOST from {sender}: seq {format_spans(ranges)}"
+            count = stats.get("lost_count", {}).get(sender, 0)
+            shown = sum(b - a + 1 for a, b in ranges)
+            more = f" and {count - shown} more" if count > shown else ""
+            line += f"; LOST from {sender}: seq {format_spans(ranges)}{more}"
+    if stats.get("refused_senders"):
+        line += "; REFUSED senders (over the limit): " + ", ".join(stats["refused_senders"])
     return line
 
 

@@ -467,6 +467,8 @@ def test_senders_beyond_the_limit_are_refused_with_a_reason(sink, unique):
     assert stats["senders"] == [f"{unique}0", f"{unique}1"]
     assert stats["refused_senders"] == [f"{unique}2", f"{unique}3"] and stats["rejected"]["too_many_senders"] >= 2
     assert sink.streams == 4  # markers and clock of the admitted two, nothing for the rest
+    from acquisition.session import marker_report
+    assert f"REFUSED senders (over the limit): {unique}2, {unique}3" in marker_report(stats)
     with pytest.raises(ValueError, match="max_senders"):
         MarkerServer(sink, "tcp://127.0.0.1:*", max_senders=0)
 
