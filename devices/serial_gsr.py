@@ -116,7 +116,11 @@ def parse_line(line: bytes, cfg: SerialGSRConfig) -> float | None:
 
 
 class DeviceGone(Exception):
-    """The port vanished or failed: reconnect."""
+    """The port vanished or failed (``unplugged``) or the protocol was lost: reconnect."""
+
+    def __init__(self, message: str, unplugged: bool = True) -> None:
+        super().__init__(message)
+        self.unplugged = unplugged
 
 
 class SerialGSRDevice(threading.Thread):
@@ -201,7 +205,10 @@ class SerialGSRDevice(threading.Thread):
             try:
                 session()
             except DeviceGone as exc:
-                self.report(f"unplugged: {self.cfg.port} {exc}; waiting for it to come back")
+                if exc.unplugged:
+                    self.report(f"unplugged: {self.cfg.port} {exc}; waiting for it to come back")
+                else:
+                    self.report(f"reconnecting to {self.cfg.port}: {exc}")
                 self.stop_event.wait(self.cfg.retry_every)
         self.outlet = None
 

@@ -112,3 +112,76 @@ class Collector(threading.Thread):
         self.stop_event.set()
         self.join(2.0)
         self.inlet.close_stream()
+
+
+class ShimmerPlayer(threading.Thread):
+    """The device side of a Shimmer3 GSR+ (LogAndStream firmware) as pyshimmer speaks to it.
+
+    Commands (one byte, then fixed arguments) are acknowledged with 0xFF;
+    firmware version (0x2E) and inquiry (0x01) answer with their response
+    codes; once streaming (0x07) every sample is a data packet: 0x00, a 3-byte
+    tick counter and the 16-bit GSR word (range in bits 14-15), little-endian.
+    """
+
+    ARG_BYTES = {0x2E: 0, 0x01: 0, 0x05: 2, 0x08: 3, 0x07: 0, 0x20: 0}
+
+    def __init__(self, port: PtyPort, word: Callable[[int], int]) -> None:
+        super().__init__(daemon=True)
+        self.port, self.word = port, word
+        self.rate = 51.2
+        self.divider = 640
+        self.streaming = False
+        self.playing = threading.Event()
+        self.playing.set()
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.sent = 0
+        self.commands: list[int] = []
+        self._pending = bytearray()
+
+    def run(self) -> None:
+        import struct
+        start = time.monotonic()
+        while not self.stop_event.is_set():
+            with self.lock:
+                try:
+                    self._pending += self.port.read(256, 0.0)
+                except OSError:
+                    self._pending.clear()
+                while self._pending:
+                    code = self._pending[0]
+                    need = 1 + self.ARG_BYTES.get(code, 0)
+                    if len(self._pending) < need:
+                        break
+                    args = bytes(self._pending[1:need])
+                    del self._pending[:need]
+                    self.commands.append(code)
+                    reply = b"\xff"
+                    if code == 0x2E:
+                        reply += b"\x2f" + struct.pack("<HHBB", 3, 0, 11, 0)
+                    elif code == 0x01:
+                        reply += b"\x02" + struct.pack("<HIBB", self.divider, 0, 1, 1) + b"\x1c"
+                    elif code == 0x05:
+                        self.divider = struct.unpack("<H", args)[0]
+                        self.rate = 32768 / self.divider
+                    elif code == 0x07:
+                        self.streaming = True
+                        start = time.monotonic() - self.sent / self.rate
+                    elif code == 0x20:
+                        self.streaming = False
+                    self._write(reply)
+                if self.streaming and self.playing.is_set():
+                    due = int((time.monotonic() - start) * self.rate)
+                    while self.sent < due:
+                        tick = (self.sent * self.divider) & 0xFFFFFF
+                        self._write(b"\x00" + tick.to_bytes(3, "little") + self.word(self.sent).to_bytes(2, "little"))
+                        self.sent += 1
+                elif self.streaming:
+                    start = time.monotonic() - self.sent / self.rate
+            time.sleep(0.005)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except OSError:
+            pass
