@@ -575,9 +575,13 @@ class LiveHub:
 
     def first_of_type(self, type_: str) -> LiveStream | None:
         """The stream the plots show for a type: a receiving one first, then by name."""
+        return self.first_where(lambda s: s.type.lower() == type_.lower())
+
+    def first_where(self, accept: Callable[[LiveStream], bool]) -> LiveStream | None:
+        """The accepted stream the plots show: a receiving one first, then by name."""
         now = pylsl.local_clock()
         with self._lock:
-            candidates = [s for s in self.streams.values() if s.type.lower() == type_.lower()]
+            candidates = [s for s in self.streams.values() if accept(s)]
         if not candidates:
             return None
         order = {RECEIVING: 0, WAITING: 1, STALLED: 2, LOST: 3}
