@@ -1,0 +1,43 @@
+"""The live plots show a vendor eye tracker's gaze (Tobii Pro LSL app layout) as they show the simulated one."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from acquisition.live import LiveHub  # noqa: E402
+from devices.simulated import DeviceThread  # noqa: E402
+from gui.plots import LivePlots  # noqa: E402
+from tests.test_device_check import TobiiLike  # noqa: E402
+
+
+def test_tobii_stream_drives_the_gaze_panel(qtbot, unique, tmp_path):
+    device = DeviceThread(TobiiLike(f"{unique}Tobii", f"{unique}-tobii"), chunk_interval=0.01)
+    device.start()
+    device.ready.wait(5)
+    hub = LiveHub(queries=[f"contains(source_id,'{unique}')"])
+    hub.start()
+    plots = LivePlots(hub)
+    qtbot.addWidget(plots)
+    plots.resize(1000, 600)
+    plots.show()
+    try:
+        def drawn() -> bool:
+            plots.redraw()
+            x, _ = plots.gaze_x.getData()
+            return "tobii_pro layout" in plots.gaze_info.text() and x is not None and np.isfinite(
+                plots.gaze_x.getData()[1]).sum() > 50
+        qtbot.waitUntil(drawn, timeout=20000)
+        assert "100 % valid" in plots.gaze_info.text()
+        _, pupil = plots.pupil_r.getData()
+        assert np.nanmean(pupil) == pytest.approx(3.0)
+        _, left = plots.pupil_l.getData()
+        assert np.isnan(left).any(), "the left eye's lost samples leave gaps"
+        if os.environ.get("ATTUNE_SAVE_PNG"):
+            plots.grab().save(os.environ["ATTUNE_SAVE_PNG"])
+    finally:
+        hub.stop()
+        device.stop()
