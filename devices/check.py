@@ -67,6 +67,7 @@ class Measurement:
         if self.nominal_srate > 0:
             gap = max(3.0 / self.nominal_srate, MIN_GAP)
             self.gaps.extend(float(s) for s in steps[steps > gap])
+            steps = steps[steps <= gap]  # jitter is the spread of ordinary intervals; gaps are their own row
         self.interval_sum += float(steps.sum())
         self.interval_sq += float(np.sum(steps ** 2))
         self.intervals += len(steps)
@@ -111,8 +112,8 @@ def measure(info: pylsl.StreamInfo, seconds: float, progress: Callable[[float], 
     return m
 
 
-def evaluate(m: Measurement, min_valid: float = 0.5) -> list[Row]:
-    """Pass/fail rows for one measurement."""
+def evaluate(m: Measurement, min_valid: float = 0.5, clock: bool = True) -> list[Row]:
+    """Pass/fail rows for one measurement (``clock``: include the clock-offset row)."""
     rows = [Row("samples", f"{m.samples} in {m.seconds:.0f} s", "> 0", m.samples > 0)]
     if m.samples < 2:
         return rows
@@ -123,8 +124,8 @@ def evaluate(m: Measurement, min_valid: float = 0.5) -> list[Row]:
         rows.append(Row("rate", f"{rate:.2f} Hz", f"{m.nominal_srate:g} Hz +-{MAX_RATE_ERROR:.0%}",
                         error <= MAX_RATE_ERROR))
         period = 1.0 / m.nominal_srate
-        mean = m.interval_sum / m.intervals
-        sd = math.sqrt(max(0.0, m.interval_sq / m.intervals - mean ** 2))
+        mean = m.interval_sum / max(m.intervals, 1)
+        sd = math.sqrt(max(0.0, m.interval_sq / max(m.intervals, 1) - mean ** 2))
         rows.append(Row("jitter (SD of intervals)", f"{sd * 1000:.2f} ms", f"< {MAX_JITTER * period * 1000:.2f} ms",
                         sd < MAX_JITTER * period))
         limit = max(3 * period, MIN_GAP)
@@ -134,7 +135,9 @@ def evaluate(m: Measurement, min_valid: float = 0.5) -> list[Row]:
         rows.append(Row("rate (irregular stream)", f"{rate:.2f} per s", "-", None))
     rows.append(Row("monotonic stamps", f"{m.backwards} backwards, {m.repeated} repeated", "none backwards",
                     m.backwards == 0))
-    if m.offsets:
+    if not clock:
+        pass
+    elif m.offsets:
         spread = (max(m.offsets) - min(m.offsets)) * 1000
         rows.append(Row("clock offset to this computer", f"{m.offsets[-1] * 1000:+.3f} ms (spread {spread:.3f} ms)",
                         "answers", True))
@@ -145,6 +148,20 @@ def evaluate(m: Measurement, min_valid: float = 0.5) -> list[Row]:
         rows.append(Row(f"gaze valid ({m.layout.name} layout)", f"{valid:.0%}", f">= {min_valid:.0%}",
                         valid >= min_valid))
     return rows
+
+
+def check_window(stamps: np.ndarray, values: np.ndarray | None, nominal_srate: float,
+                 layout: GazeLayout | None, min_valid: float = 0.5) -> list[Row]:
+    """The check's rows for samples already in hand (the panel's live buffers); no clock row."""
+    m = Measurement("", "", "", nominal_srate, layout=layout)
+    m.add(np.asarray(stamps, dtype=float), values)
+    m.seconds = float(stamps[-1] - stamps[0]) if len(stamps) else 0.0
+    return evaluate(m, min_valid, clock=False)
+
+
+def failures(rows: list[Row]) -> str:
+    """The failed rows in one line, e.g. ``rate 70.00 Hz (want 100 Hz +-5%)``; empty when all pass."""
+    return "; ".join(f"{r.check} {r.measured} (want {r.expected})" for r in rows if r.ok is False)
 
 
 def passed(rows: list[Row]) -> bool:

@@ -41,3 +41,37 @@ def test_tobii_stream_drives_the_gaze_panel(qtbot, unique, tmp_path):
     finally:
         hub.stop()
         device.stop()
+
+
+def test_streams_table_flags_a_device_whose_check_fails(qtbot, unique):
+    from devices.gsr import GSRSource
+    from gui.streams_view import CHECK_COLUMN, StreamsView
+    from tests.test_device_check import BadDevice
+
+    good = DeviceThread(GSRSource(rate=100.0, name=f"{unique}Good", source_id=f"{unique}-good"))
+    good.start()
+    good.ready.wait(5)
+    bad = BadDevice(f"{unique}Bad")
+    bad.start()
+    hub = LiveHub(queries=[f"contains(source_id,'{unique}')"])
+    hub.start()
+    view = StreamsView()
+    qtbot.addWidget(view)
+    view.resize(1000, 200)
+    view.show()
+    try:
+        def judged() -> bool:
+            view.show_rows(hub.rows())
+            checks = {row.name: row.check for row in view.rows}
+            return checks.get(f"{unique}Good") == "ok" and checks.get(f"{unique}Bad", "").startswith("FAIL")
+        qtbot.waitUntil(judged, timeout=30000)
+        bad_row = next(r for r, row in enumerate(view.rows) if row.name == f"{unique}Bad")
+        item = view.item(bad_row, CHECK_COLUMN)
+        assert item.text() == "FAIL: rate, gaps" and item.font().bold()
+        assert "rate" in item.toolTip() and "gaps" in item.toolTip()
+        if os.environ.get("ATTUNE_SAVE_PNG"):
+            view.grab().save(os.environ["ATTUNE_SAVE_PNG"].replace(".png", "_streams.png"))
+    finally:
+        hub.stop()
+        good.stop()
+        bad.halt.set()
