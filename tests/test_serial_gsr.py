@@ -134,3 +134,42 @@ def test_bad_serial_sections_name_the_field(section, field):
     with pytest.raises(ConfigError) as err:
         parse_section("serial_gsr", Fields(section, "devices.yaml", "serial_gsr"))
     assert err.value.field == field and "devices.yaml" in str(err.value)
+
+
+def test_devices_yaml_validates_the_real_device_sections(tmp_path):
+    from devices.hardware import load_hardware
+    from devices.lab import load_devices
+    path = tmp_path / "devices.yaml"
+    path.write_text("gsr: {enabled: false}\nshimmer_gsr: {enabled: true, port: COM7, rate: 5000}\n")
+    with pytest.raises(ConfigError) as err:
+        load_devices(path)
+    assert err.value.field == "shimmer_gsr.rate" and str(path) in str(err.value)
+    path.write_text("gazepoint: {enabled: true, port: 99999}\n")
+    with pytest.raises(ConfigError) as err:
+        load_hardware(path)
+    assert err.value.field == "gazepoint.port"
+    from devices.lab import DEFAULT_DEVICES
+    assert load_hardware(DEFAULT_DEVICES) == [], "real devices are off by default"
+
+
+def test_devices_run_publishes_the_board_named_in_the_config(tmp_path, unique):
+    from tests.test_record_cli import attune
+    port = PtyPort(tmp_path / "ttyBoard")
+    player = LineDevice(port, RATE, lambda i: f"{reading(i):.2f}\n".encode())
+    config = tmp_path / "devices.yaml"
+    config.write_text(f"serial_gsr: {{enabled: true, port: {port.path}, rate: {RATE:g}, name: {unique}Board, "
+                      f"source_id: {unique}-board}}\n")
+    proc = attune("devices", "run", "--devices", str(config), "--duration", "60")
+    try:
+        collector = Collector(f"{unique}-board")
+        player.start()
+        player.playing.set()
+        wait_for(lambda: len(collector.values) >= 50, what="readings through `devices run`")
+        assert_true_readings(collector.values)
+        collector.stop()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+        player.stop_event.set()
+        port.unplug()
+    assert f"{unique}Board: connected to {port.path}" in out, out + err
