@@ -163,12 +163,15 @@ class SerialGSRDevice(threading.Thread):
 
     def push(self, values: list[float], arrival: float) -> None:
         """Publish readings that arrived together; stamps step back from the arrival by the nominal period."""
-        if not values:
+        n = len(values)
+        self.push_stamped(values, arrival - (n - 1 - np.arange(n)) / self.cfg.rate, arrival)
+
+    def push_stamped(self, values: list[float], stamps: np.ndarray, arrival: float) -> None:
+        """Publish readings with their LSL stamps, never earlier than the previous sample (monotonic)."""
+        if not len(values):
             return
         n = len(values)
-        stamps = arrival - (n - 1 - np.arange(n)) / self.cfg.rate
-        if self._last_sample is not None:  # never earlier than the previous sample: keep stamps monotonic
-            stamps = np.maximum(stamps, self._last_stamp + 1e-6 * (1 + np.arange(n)))
+        stamps = np.maximum(np.asarray(stamps, dtype=float), self._last_stamp + 1e-6 * (1 + np.arange(n)))
         for value, stamp in zip(values, stamps):
             self.outlet.push_sample([value], float(stamp))
         self._last_stamp = float(stamps[-1])

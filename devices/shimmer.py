@@ -8,6 +8,12 @@ low 12 bits are the ADC code on a 3.0 V reference; skin resistance is
 R_f / (V / 0.5 V - 1). Codes at or below the 0.5 V amplifier reference
 (open electrodes) give NaN rather than a made-up conductance.
 
+Stamps come from the Shimmer's own 32768 Hz tick counter (24 bits, unwrapped),
+mapped onto the LSL clock by the smallest arrival delay seen in the last
+10 s: Bluetooth delivers packets in bursts, the crystal does not, and the
+sliding minimum follows the drift between the two clocks. A packet lost on
+the air therefore shows as a gap, not as a squeezed interval.
+
 pyshimmer waits forever for answers and ends its reader thread on the first
 byte it cannot place, so the handshake runs with a deadline and the reader's
 failure is kept and turned into a clear message; SerialGSRDevice then
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +35,9 @@ REF_RESISTORS_KOHM = np.array([40.2, 287.0, 1000.0, 3300.0])  # Shimmer3 GSR+ ra
 ADC_VREF = 3.0
 AMPLIFIER_VREF = 0.5
 HANDSHAKE_SECONDS = 5.0
+TICKS_PER_SECOND = 32768.0
+TICK_WRAP = 1 << 24
+OFFSET_WINDOW = 10.0  # seconds of arrivals the device-to-LSL offset is the minimum over
 STOP_STREAMING = 0x20  # LogAndStream command: stop a stream a previous connection left running
 
 
@@ -47,6 +57,28 @@ def microsiemens_to_gsr_raw(us: float, gsr_range: int) -> int:
     ratio = us * REF_RESISTORS_KOHM[gsr_range] / 1000.0
     adc = int(round((ratio + 1.0) * AMPLIFIER_VREF * 4095.0 / ADC_VREF))
     return (gsr_range << 14) | min(adc, 0x0FFF)
+
+
+class DeviceClock:
+    """Maps the Shimmer's wrapping tick counter onto the LSL clock (smallest recent delay)."""
+
+    def __init__(self) -> None:
+        self.wraps = 0
+        self.last_ticks: int | None = None
+        self.best: deque[tuple[float, float]] = deque()  # monotonic queue of the window's minimum
+
+    def stamp(self, arrival: float, ticks: int) -> float:
+        if self.last_ticks is not None and ticks < self.last_ticks:
+            self.wraps += 1
+        self.last_ticks = ticks
+        seconds = (ticks + self.wraps * TICK_WRAP) / TICKS_PER_SECOND
+        offset = arrival - seconds
+        while self.best and self.best[-1][1] >= offset:
+            self.best.pop()
+        self.best.append((arrival, offset))
+        while self.best[0][0] < arrival - OFFSET_WINDOW:
+            self.best.popleft()
+        return seconds + self.best[0][1]
 
 
 def _shimmer_class():
@@ -75,8 +107,9 @@ class ShimmerSession:
     def __init__(self, device: SerialGSRDevice) -> None:
         self.device = device
         self.cfg = device.cfg
-        self.incoming: queue.Queue[tuple[float, int]] = queue.Queue(maxsize=100_000)
+        self.incoming: queue.Queue[tuple[float, int, int]] = queue.Queue(maxsize=100_000)
         self.shimmer = None
+        self.clock = DeviceClock()
 
     def open(self) -> Callable[[], None]:
         import serial
@@ -103,7 +136,7 @@ class ShimmerSession:
                 self.shimmer.set_sampling_rate(self.cfg.rate)
                 self.shimmer.set_sensors([ESensorGroup.GSR])
                 self.shimmer.add_stream_callback(
-                    lambda packet: self._take(packet[EChannelType.GSR_RAW]))
+                    lambda packet: self._take(packet[EChannelType.TIMESTAMP], packet[EChannelType.GSR_RAW]))
                 self.shimmer.start_streaming()
             except BaseException as exc:  # noqa: BLE001 - reported below
                 problem.append(exc)
@@ -117,9 +150,9 @@ class ShimmerSession:
                              "is it a Shimmer3 with LogAndStream firmware, switched on and paired?")
         return self.loop
 
-    def _take(self, raw: int) -> None:
+    def _take(self, ticks: int, raw: int) -> None:
         try:
-            self.incoming.put_nowait((pylsl.local_clock(), int(raw)))
+            self.incoming.put_nowait((pylsl.local_clock(), int(ticks), int(raw)))
         except queue.Full:
             pass  # the publisher is gone; the stall check reports it
 
@@ -127,7 +160,7 @@ class ShimmerSession:
         device = self.device
         try:
             while not device.stop_event.is_set():
-                batch: list[tuple[float, int]] = []
+                batch: list[tuple[float, int, int]] = []
                 try:
                     batch.append(self.incoming.get(timeout=0.1))
                     while len(batch) < 10_000:
@@ -136,8 +169,9 @@ class ShimmerSession:
                     pass
                 now = pylsl.local_clock()
                 if batch:
-                    values = gsr_raw_to_microsiemens(np.array([raw for _, raw in batch]))
-                    device.push([float(v) for v in values], batch[-1][0])
+                    values = gsr_raw_to_microsiemens(np.array([raw for _, _, raw in batch]))
+                    stamps = [self.clock.stamp(arrival, ticks) for arrival, ticks, _ in batch]
+                    device.push_stamped([float(v) for v in values], np.array(stamps), batch[-1][0])
                 device.check_stall(now)
                 if not self.shimmer.reader_alive():
                     failure = self.shimmer.failure

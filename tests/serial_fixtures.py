@@ -137,6 +137,8 @@ class ShimmerPlayer(threading.Thread):
         self.lock = threading.Lock()
         self.sent = 0
         self.commands: list[int] = []
+        self.lose: set[int] = set()  # packets lost on the air: counted by the device clock, never sent
+        self.burst = 1  # send packets in groups, as Bluetooth delivers them
         self._pending = bytearray()
 
     def run(self) -> None:
@@ -172,10 +174,13 @@ class ShimmerPlayer(threading.Thread):
                     self._write(reply)
                 if self.streaming and self.playing.is_set():
                     due = int((time.monotonic() - start) * self.rate)
-                    while self.sent < due:
-                        tick = (self.sent * self.divider) & 0xFFFFFF
-                        self._write(b"\x00" + tick.to_bytes(3, "little") + self.word(self.sent).to_bytes(2, "little"))
-                        self.sent += 1
+                    while due - self.sent >= self.burst:
+                        for _ in range(self.burst):
+                            tick = (self.sent * self.divider) & 0xFFFFFF
+                            if self.sent not in self.lose:
+                                self._write(b"\x00" + tick.to_bytes(3, "little")
+                                            + self.word(self.sent).to_bytes(2, "little"))
+                            self.sent += 1
                 elif self.streaming:
                     start = time.monotonic() - self.sent / self.rate
             time.sleep(0.005)

@@ -105,3 +105,19 @@ def test_shimmer_stall_is_reported(shimmer):
     player.playing.set()
     wait_for(lambda: "again" in device.status and len(collector.values) > before + 20, what="samples after the stall")
     assert_true_readings(collector.values)
+
+
+def test_stamps_follow_the_shimmer_clock_through_bursts_and_lost_packets(shimmer):
+    _, player, device, collector = shimmer
+    wait_for(lambda: len(collector.values) >= 10, what="first samples")
+    with player.lock:
+        player.burst = 8  # ~125 ms of samples at once
+        lost = player.sent + 40
+        player.lose.add(lost)
+    start = len(collector.stamps)
+    wait_for(lambda: len(collector.stamps) >= start + 120, what="samples in bursts")
+    steps = np.diff(np.array(collector.stamps[start:start + 120]))
+    period = 1 / player.rate
+    regular = np.abs(steps - period) < 1e-4
+    assert regular.mean() > 0.9, "bursts do not squeeze the intervals: the device clock sets them"
+    assert np.sum(np.abs(steps - 2 * period) < 1e-4) == 1, "the lost packet leaves one double interval"
