@@ -101,7 +101,7 @@ def parse_line(line: bytes, cfg: SerialGSRConfig) -> float | None:
         text = line.decode("ascii").strip()
     except UnicodeDecodeError:
         return None
-    fields = [f for f in text.replace(";", ",").replace("\t", ",").split(",")]
+    fields = text.replace(";", ",").replace("\t", ",").split(",")
     if cfg.column >= len(fields):
         return None
     field = fields[cfg.column].strip()
