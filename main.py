@@ -2,6 +2,7 @@
 
     python main.py demo              a simulated study visit: tasks, devices, recordings
     python main.py simulate          publish simulated devices on LSL
+    python main.py devices           real devices: list, check (rate, gaps, clock) and run them
     python main.py record            record streams (and markers) into one XDF file
     python main.py serve             record on LabRecorder remote-control commands
     python main.py streams           list LSL streams

@@ -17,6 +17,9 @@ import numpy as np
 import pylsl
 import pyxdf
 
+from devices.metadata import Channel, stream_info
+from devices.simulated import SampleSource
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -79,3 +82,40 @@ def load_streams(path: Path) -> list[dict]:
 def streams_by_name(path: Path) -> dict[str, dict]:
     """``load_streams`` keyed by stream name."""
     return {s["info"]["name"][0]: s for s in load_streams(path)}
+
+
+TOBII = ["left_x", "left_y", "left_pupil", "right_x", "right_y", "right_pupil"]
+
+
+class TobiiLike(SampleSource):
+    """A Tobii Pro LSL app stream: gaze at the centre, the left eye lost a third of the time."""
+
+    def __init__(self, name: str, source_id: str) -> None:
+        self.info = stream_info(name, "Eyetracker", [Channel(c, "", "") for c in TOBII], 120.0, "float32", source_id)
+        self.n = 0
+
+    def generate(self, n: int) -> np.ndarray:
+        out = np.tile(np.array([0.5, 0.5, 3.0, 0.5, 0.5, 3.0], dtype=np.float32), (n, 1))
+        lost = (self.n + np.arange(n)) % 3 == 0
+        out[lost, 0:3] = np.nan
+        self.n += n
+        return out
+
+
+class BadDevice(threading.Thread):
+    """Claims 100 Hz, sends 70 Hz, and goes silent for half a second once a second."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(daemon=True)
+        self.outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "GSR", 1, 100.0, "float32", name))
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        start, n = pylsl.local_clock(), 0
+        while not self.halt.wait(0.01):
+            due = int((pylsl.local_clock() - start) * 70)
+            while n < due:
+                stamp = start + n / 70
+                if (stamp - start) % 1.0 < 0.5:
+                    self.outlet.push_sample([5.0], stamp)
+                n += 1

@@ -103,8 +103,8 @@ def test_devices_publish_channel_metadata(unique):
     ("gsr:\n  seed: .nan\n", "gsr.seed", "finite"),
     ("gsr:\n  rate: 1.0e+400\n", "gsr.rate", "finite"),
     ("gsr:\n  rate: 128\n  rate: 64\n", "line 3", "given twice"),
-    ("", "", "no device is enabled"),
-    ("gsr:\n  enabled: false\n", "", "no device is enabled"),
+    ("", "", "no simulated device is enabled"),
+    ("gsr:\n  enabled: false\n", "", "no simulated device is enabled"),
 ])
 def test_device_config_errors_name_the_field(tmp_path, text, field, problem):
     path = tmp_path / "devices.yaml"
