@@ -69,7 +69,7 @@ def test_devices_follow_the_faces_a_marker_server_relays(tmp_path, unique):
         et = pylsl.StreamInlet(et_info)
         et.open_stream()
         client.send("protocol_start")  # the relay outlet appears with the first marker
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + 60.0
         while follower.followed == 0 and time.monotonic() < deadline:
             client.send("still_here")
             time.sleep(0.5)
