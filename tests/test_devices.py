@@ -132,6 +132,13 @@ def test_simulate_refuses_a_bad_devices_file_with_an_error_exit(tmp_path):
     assert f"{path}: eyetracker.rate: must be a finite number" in run.stderr
 
 
+def test_yaml_merge_keys_still_work_and_may_be_overridden(tmp_path):
+    path = tmp_path / "devices.yaml"
+    path.write_text("gsr: &base {rate: 100, name: G}\nwebcam:\n  <<: *base\n  rate: 30\n")
+    got = {c.kind: (c.rate, c.name) for c in load_devices(path)}
+    assert got == {"gsr": (100.0, "G"), "webcam": (30.0, "G")}
+
+
 def test_broken_yaml_names_the_line(tmp_path):
     path = tmp_path / "devices.yaml"
     path.write_text("gsr:\n  rate: [128\n")
