@@ -8,6 +8,7 @@ import pylsl
 import pytest
 
 from configs import ConfigError
+from devices.expression import EXPRESSION_LABELS
 from devices.eyetracker import EyeTrackerSource
 from devices.gsr import GSRSource, scr_shape
 from devices.lab import SimulatedLab, load_devices, parse_devices
@@ -53,7 +54,9 @@ def test_webcam_frames_count_and_expression_follows_valence():
     expression = ExpressionSource(seed=0)
     expression.express(0.9)
     out = expression.generate(90)
-    assert out[-10:, 1].mean() > 0.7 and out[-10:, 0].mean() > 0.6
+    smile, valence = EXPRESSION_LABELS.index("smile"), EXPRESSION_LABELS.index("valence")
+    assert out.shape == (90, len(EXPRESSION_LABELS))
+    assert out[-10:, valence].mean() > 0.7 and out[-10:, smile].mean() > 0.6
 
 
 def test_devices_publish_channel_metadata(unique):
