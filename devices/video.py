@@ -1,16 +1,22 @@
 """Frames in and out: a camera or a video file as a frame source, and the video file writer.
 
-Stamping: each frame gets ``pylsl.local_clock()`` read right after
-``VideoCapture.grab()`` returns, i.e. as soon as the driver hands the frame
-over and before it is decoded or converted (``retrieve``), which is as close
-to the sensor as OpenCV lets every platform get. Driver buffering and
-exposure still happen before that moment; they are a constant lag per camera.
+Stamping: on Linux (V4L2) a frame carries the kernel's buffer time, taken
+when the driver received the frame, on CLOCK_MONOTONIC, the clock
+``pylsl.local_clock()`` reads there; OpenCV returns it as
+``CAP_PROP_POS_MSEC``, and it is used when it is plausible (within a second
+before now). Elsewhere, or if not plausible, the frame gets
+``pylsl.local_clock()`` read right after ``VideoCapture.grab()`` returns,
+i.e. as soon as the driver hands the frame over and before it is decoded
+(``retrieve``). Exposure and USB transfer still come before either moment: a
+constant lag per camera. A video file's frame k is stamped at the time the
+playback was due to show it (start + k / fps), as a camera would have.
 
 Dropped frames: a camera does not report them through OpenCV, so a gap
 between consecutive capture stamps longer than 1.5 frame periods counts as
 ``round(gap * fps) - 1`` lost frames. A video file is paced at its own frame
-rate like a camera: if the pipeline falls more than a frame behind, the
-frames that are already late are skipped and counted the same way.
+rate like a camera: frames wait in a queue of 4 as in OpenCV's V4L2 capture
+(DEFAULT_V4L_BUFFERS); if the pipeline falls further behind, the oldest
+frames are skipped and counted the same way.
 
 Written file: Matroska (``.mkv``) with MPEG-4 Part 2 video (fourcc
 ``mp4v``): OpenCV's own FFmpeg writes it on Linux, Windows and macOS with no
@@ -37,6 +43,7 @@ from devices.opencv import cv2
 MAX_PIXELS = 4096 * 4096
 VIDEO_SUFFIXES = {".mkv": "mp4v", ".avi": "MJPG", ".mp4": "mp4v"}
 MAX_SKIP = 10_000  # frames skipped at once when a file playback falls behind (bounded work)
+QUEUED_FRAMES = 4  # frames a camera driver holds before it drops (OpenCV's V4L2 default buffer count)
 
 
 class VideoError(RuntimeError):
@@ -112,11 +119,25 @@ class CameraSource:
             self.delivered.fps = fps  # some drivers do not say; the measured rate is reported at the end
         self.clock = clock
         self.gaps = GapCounter(self.delivered.fps)
+        self.unreported_drops = 0
+        self.cv = cv
+        # V4L2 buffer times are CLOCK_MONOTONIC, local_clock's clock, only on Linux
+        self.kernel_stamps = sys.platform.startswith("linux") and self.capture.getBackendName() == "V4L2"
+        self.stamping = ("V4L2 kernel buffer time (CLOCK_MONOTONIC) when plausible, else LSL local_clock after grab()"
+                         if self.kernel_stamps else "LSL local_clock right after VideoCapture.grab(), before decoding")
+
+    def _stamp(self) -> float:
+        now = self.clock()
+        if self.kernel_stamps:
+            driver = self.capture.get(self.cv.CAP_PROP_POS_MSEC) / 1000.0
+            if 0.0 <= now - driver <= 1.0:
+                return driver
+        return now
 
     def read(self, stop: threading.Event) -> Frame | None:
         if stop.is_set() or not self.capture.grab():
             return None
-        stamp = self.clock()
+        stamp = self._stamp()
         ok, image = self.capture.retrieve()
         if not ok or image is None:
             return None
@@ -147,8 +168,10 @@ class VideoFileSource:
         self.requested = None
         self.clock = clock
         self.realtime = realtime
+        self.stamping = "LSL clock at which playback was due to show the frame (start + index / fps)"
         self.start: float | None = None
         self.position = 0  # index of the next frame in the file
+        self.unreported_drops = 0  # skipped just before the file ended: no later frame to carry them
 
     def read(self, stop: threading.Event) -> Frame | None:
         period = 1.0 / self.delivered.fps
@@ -157,8 +180,9 @@ class VideoFileSource:
         skipped = 0
         if self.realtime:
             late = self.clock() - (self.start + self.position * period)
-            while late > period and skipped < MAX_SKIP:  # behind by more than a frame: drop as a camera would
+            while late > QUEUED_FRAMES * period and skipped < MAX_SKIP:  # queue full: drop as a camera would
                 if not self.capture.grab():
+                    self.unreported_drops += skipped
                     return None
                 self.position += 1
                 skipped += 1
@@ -167,10 +191,12 @@ class VideoFileSource:
             if wait > 0 and stop.wait(wait):
                 return None
         if stop.is_set() or not self.capture.grab():
+            self.unreported_drops += skipped
             return None
-        stamp = self.clock()
+        stamp = self.start + self.position * period if self.realtime else self.clock()
         ok, image = self.capture.retrieve()
         if not ok or image is None:
+            self.unreported_drops += skipped
             return None
         self.position += 1
         return Frame(image, stamp, skipped)

@@ -107,7 +107,7 @@ class WebcamDevice(threading.Thread):
         video.append_child_value("fps", f"{self.format.fps:g}")
         if self.source.requested is not None:
             video.append_child_value("requested", str(self.source.requested))
-        video.append_child_value("stamp", "LSL local_clock right after VideoCapture.grab(), before decoding")
+        video.append_child_value("stamp", self.source.stamping)
         return info
 
     def _expression_info(self) -> pylsl.StreamInfo:
@@ -174,7 +174,7 @@ class WebcamDevice(threading.Thread):
         while not self.stop_event.is_set() and (end is None or self.clock() < end):
             frame: Frame | None = self.source.read(self.stop_event)
             if frame is None:
-                return
+                break
             stats.dropped += frame.dropped_before
             if writer is not None:
                 writer.write(frame.image)
@@ -186,6 +186,7 @@ class WebcamDevice(threading.Thread):
                 stats.first_stamp = frame.stamp
             stats.last_stamp = frame.stamp
             stats.frames += 1
+        stats.dropped += self.source.unreported_drops
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
