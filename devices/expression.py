@@ -5,8 +5,8 @@ the real webcam, the simulated one and the synthetic recordings all use it.
 Values are geometric measures of the face, not a trained emotion classifier:
 
 - ``smile``: how far the mouth corners sit above the centre of the lips,
-  in units of 5 % of the face height (0 level, about 1 for a broad smile,
-  negative when the corners are pulled down);
+  in units of 7 % of the face height (0 level, about 0.85 for the broad
+  smile of the astronaut photograph, negative when the corners are pulled down);
 - ``mouth_open``: inner-lip gap / face height;
 - ``brow_lower``: how much lower the brows sit over the eyes than in an
   average neutral face, in units of 3 % of the face height (frown > 0);
@@ -34,7 +34,7 @@ from devices.opencv import cv2, face_mesh_module
 
 EXPRESSION_CHANNELS = [
     Channel("face_present", "boolean", "FacePresent"),
-    Channel("smile", "face_height/20", "Expression"),
+    Channel("smile", "face_height*0.07", "Expression"),
     Channel("mouth_open", "face_height", "Expression"),
     Channel("brow_lower", "face_height*0.03", "Expression"),
     Channel("eye_open", "ratio", "Expression"),
@@ -45,7 +45,7 @@ EXPRESSION_CHANNELS = [
 EXPRESSION_LABELS = [c.label for c in EXPRESSION_CHANNELS]
 NO_FACE = np.array([0.0] + [math.nan] * (len(EXPRESSION_CHANNELS) - 1), dtype=np.float32)
 
-SMILE_UNIT = 0.05        # corner raise of 5 % of the face height = smile 1
+SMILE_UNIT = 0.07        # corner raise of 7 % of the face height = smile 1
 BROW_NEUTRAL_GAP = 0.11  # brow-to-upper-lid gap of a neutral face, in face heights
 BROW_UNIT = 0.03
 

@@ -199,3 +199,20 @@ def test_cli_plays_a_video_file_and_refuses_bad_input(tmp_path, unique):
     assert bad.returncode != 0 and "garbage.avi" in bad.stderr
     nocam = attune("devices", "webcam", "--camera", "97", "--name", unique)
     assert nocam.returncode != 0 and "camera 97" in nocam.stderr
+
+
+def test_head_roll_is_not_a_smile():
+    from devices.expression import FaceMeshEstimator
+    from devices.opencv import cv2
+
+    frame = base_frame()
+    cv = cv2()
+    smiles = {}
+    for angle in (-15.0, 0.0, 15.0):
+        rotation = cv.getRotationMatrix2D((320.0, 120.0), angle, 1.0)
+        tilted = cv.warpAffine(frame, rotation, (frame.shape[1], frame.shape[0]), borderMode=cv.BORDER_REPLICATE)
+        estimator = FaceMeshEstimator()  # a fresh tracker for each picture
+        smiles[angle] = estimator.estimate(tilted)[COLUMN["smile"]]
+        estimator.close()
+    assert smiles[0.0] > 0.5  # the astronaut smiles broadly
+    assert abs(smiles[15.0] - smiles[0.0]) < 0.15 and abs(smiles[-15.0] - smiles[0.0]) < 0.15, smiles
