@@ -15,11 +15,11 @@ from pathlib import Path
 from configs import ConfigError
 
 # modules with register(group) that add a `main.py devices <name>` command
-DEVICE_SUBCOMMANDS = ("devices.webcam_cli",)
+DEVICE_SUBCOMMANDS = ("devices.webcam_cli", "devices.check_cli")
 
 
 def register_devices_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    devices = subparsers.add_parser("devices", help="real devices: webcam capture with live facial expression")
+    devices = subparsers.add_parser("devices", help="real devices: list, check, run, webcam")
     group = devices.add_subparsers(dest="device_command", required=True, metavar="DEVICE_COMMAND")
     for name in DEVICE_SUBCOMMANDS:
         importlib.import_module(name).register(group)
