@@ -64,8 +64,8 @@ def main() -> int:
             return 1
         stats = device.stats
         lat = np.array(stats.latencies) * 1000
-        print(f"machine: {platform.node()} {os.cpu_count()} cores, load average "
-              f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+        print(f"machine: {platform.node()} {os.cpu_count()} cores{load}")
         print(f"video: {n} frames 640x480 @ {FPS:g} fps, method {device.estimator.method if device.estimator else '-'}")
         print(f"frames written {stats.frames}, dropped {stats.dropped} ({100 * stats.dropped / n:.2f} %)")
         print(f"fps achieved {stats.measured_fps:.2f} (frames+drops over capture span); "
