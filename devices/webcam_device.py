@@ -174,6 +174,9 @@ class WebcamDevice(threading.Thread):
         while not self.stop_event.is_set() and (end is None or self.clock() < end):
             frame: Frame | None = self.source.read(self.stop_event)
             if frame is None:
+                if isinstance(self.source, CameraSource) and not self.stop_event.is_set():
+                    self.error = VideoError(f"{self.source.name}: stopped delivering frames after "
+                                            f"{stats.frames} (unplugged, or taken by another program?)")
                 break
             stats.dropped += frame.dropped_before
             if writer is not None:
