@@ -15,6 +15,7 @@ must exist; no window is opened.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,7 @@ def run_virtual(protocol: Protocol | str, sink: MarkerSink | None, participant: 
     """
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # faces are drawn, nothing is shown
     ensure_app()
     stimset = StimulusSet.for_spec(protocol.stimuli)
     plans = plan(protocol, stimset, seed)
