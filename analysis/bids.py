@@ -95,7 +95,7 @@ def run_export(args: argparse.Namespace) -> int:
         print("error: no recordings to export", file=sys.stderr)
         return 2
     try:
-        done = export(files, args.out, participants=args.participants or find_participants(args.inputs),
+        done = export(files, args.out, inputs=args.inputs, participants=args.participants or find_participants(args.inputs),
                       overwrite=args.overwrite, name=args.name, screen=(w, h))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -107,11 +107,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 # -- safety -----------------------------------------------------------------------------------------
-def _check_target(out: Path, files: list[Path], overwrite: bool) -> None:
+def _check_target(out: Path, files: list[Path], inputs: list[Path], overwrite: bool) -> None:
     out = out.resolve()
     for f in files:
         if out == f.resolve().parent or out in f.resolve().parents:
             raise ExportError(f"--out {out} holds the recording {f}: choose a folder outside the recordings")
+    for folder in (i.resolve() for i in inputs if i.is_dir()):
+        if out == folder or folder in out.parents:  # its sourcedata copies would be found as recordings next time
+            raise ExportError(f"--out {out} is inside the recordings folder {folder}: choose a folder outside it")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise ExportError(f"{out} exists and is not empty: choose a new folder (or --overwrite to replace "
@@ -280,11 +283,12 @@ def _top_files(root: Path, name: str, runs: list[str]) -> None:
 
 
 # -- the export -------------------------------------------------------------------------------------
-def export(files: list[Path], out: Path, *, participants: Path | None = None, overwrite: bool = False,
+def export(files: list[Path], out: Path, *, inputs: list[Path] = (), participants: Path | None = None,
+           overwrite: bool = False,
            name: str = "Attune recordings", screen: tuple[int, int] = (1280, 800),
            progress=lambda text: print(text, file=sys.stderr, flush=True)) -> Exported:
     """Write the dataset; recordings that cannot be exported are listed in ``skipped``."""
-    _check_target(out, files, overwrite)
+    _check_target(out, files, list(inputs), overwrite)
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
