@@ -180,6 +180,8 @@ def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
     emotion = summary.by_emotion(all_rows)
     write_tsv(out / "summary_by_morph.tsv", morph, list(morph[0]) if morph else ["participant"])
     write_tsv(out / "summary_by_emotion.tsv", emotion, list(emotion[0]) if emotion else ["participant"])
+    write_tsv(out / "summary_ambiguous_pre_post.tsv", summary.ambiguous_shift(all_rows),
+              ["participant", "pre", "post", "change"])
 
     participants = sorted({t["participant"] for t in table})
     group_n = {g: len({t["participant"] for t in table if t["group"] == g}) for g in sorted({t["group"] for t in table})}
@@ -241,6 +243,7 @@ def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
     blocks += [("h", 2, "Files"),
                ("list", ["measures.tsv: one line per recording, every measure",
                          "summary_by_morph.tsv, summary_by_emotion.tsv: per participant and phase",
+                         "summary_ambiguous_pre_post.tsv: mean rating of ambiguous faces per participant",
                          "<recording>_trials.tsv: one line per face (columns in docs/replay_analysis.md)"])]
     report = out / "report.md"
     report.write_text(_md(blocks), encoding="utf-8")
