@@ -32,6 +32,10 @@ def _n_text(n: int) -> str:
     return f"n = {n}"
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _caption(fig, text: str) -> None:
     fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=8, wrap=True, color="#333333")
 
@@ -81,9 +85,9 @@ def pre_post(table: list[dict], measure: str, path: Path) -> tuple[Path, str]:
     if m.key == "pse":
         for ax in axes[0]:
             ax.axhline(0, color="#bbbbbb", lw=0.8, ls="--")
-    caption = (f"{m.label.capitalize()} before and after training, per group. Thin grey lines: individual "
+    caption = (f"{_sentence(m.label)} before and after training, per group. Thin grey lines: individual "
                f"participants; coloured markers: group means. {ERRORBARS}")
-    fig.suptitle(m.label.capitalize())
+    fig.suptitle(_sentence(m.label))
     _caption(fig, caption)
     return _save(fig, path), caption
 
