@@ -35,7 +35,6 @@ import csv
 import datetime as _dt
 import gzip
 import json
-import math
 import os
 import shutil
 import sys
@@ -130,10 +129,15 @@ def _json(path: Path, data: dict) -> None:
 
 def _physio(path: Path, columns: np.ndarray, formats: tuple[str, ...] | None = None) -> None:
     """BIDS physio: gzipped TSV, no header (the columns are named in the JSON), n/a for missing."""
-    formats = formats or ("{:.6g}",) * columns.shape[1]
+    formats = formats or ("%.6g",) * columns.shape[1]
+    cells = []
+    for fmt, col in zip(formats, columns.T):
+        text = np.char.mod(fmt, np.nan_to_num(col, nan=0.0, posinf=0.0, neginf=0.0)).astype(object)
+        text[~np.isfinite(col)] = "n/a"
+        cells.append(text)
+    lines = ["\t".join(row) for row in zip(*cells)]
     with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
-        for row in columns:
-            fh.write("\t".join("n/a" if not math.isfinite(v) else f.format(v) for f, v in zip(formats, row)) + "\n")
+        fh.write("\n".join(lines) + ("\n" if lines else ""))
 
 
 def _stream_name(sig: Signal) -> str:
@@ -163,7 +167,7 @@ def _write_gaze(base: Path, sig: Signal, origin: float, screen: tuple[int, int])
         y = np.where(valid, sig.values[:, cy] * screen[1], np.nan)
         pupil = np.where(valid, sig.values[:, cp], np.nan)
         _physio(base.with_name(base.name + f"_recording-{label}_physio.tsv.gz"),
-                np.column_stack([sig.times, x, y, pupil]), ("{:.6f}", "{:.2f}", "{:.2f}", "{:.4g}"))
+                np.column_stack([sig.times, x, y, pupil]), ("%.6f", "%.2f", "%.2f", "%.4g"))
         _json(base.with_name(base.name + f"_recording-{label}_physio.json"), {
             "SamplingFrequency": rate, "StartTime": round(float(sig.times[0]) - origin, 6),
             "Columns": ["timestamp", "x_coordinate", "y_coordinate", "pupil_size"],
