@@ -74,6 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ex.add_argument("--participants", type=Path, metavar="TSV",
                     help="participants.tsv to carry over (default: one found in the input folder)")
     ex.add_argument("--name", default="Attune recordings", help="dataset name (dataset_description.json)")
+    ex.add_argument("--author", action="append", default=[], metavar="NAME",
+                    help="an author of the dataset (repeat for each; without: the validator warns NO_AUTHORS)")
     ex.add_argument("--screen", default="1280x800", metavar="WxH", help="stimulus screen in pixels (gaze units)")
     ex.set_defaults(func=run_export)
 
@@ -95,7 +97,7 @@ def run_export(args: argparse.Namespace) -> int:
         return 2
     try:
         done = export(files, args.out, inputs=args.inputs, participants=args.participants or find_participants(args.inputs),
-                      overwrite=args.overwrite, name=args.name, screen=(w, h))
+                      overwrite=args.overwrite, name=args.name, authors=args.author, screen=(w, h))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -264,7 +266,7 @@ def _participants(root: Path, people: list[str], source: Path | None) -> None:
     _json(root / "participants.json", described)
 
 
-def _top_files(root: Path, name: str, runs: list[str]) -> None:
+def _top_files(root: Path, name: str, authors: list[str], runs: list[str]) -> None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -272,7 +274,7 @@ def _top_files(root: Path, name: str, runs: list[str]) -> None:
     except PackageNotFoundError:
         ours = "unknown"
     _json(root / "dataset_description.json", {
-        "Name": name, "BIDSVersion": BIDS_VERSION, "DatasetType": "raw",
+        "Name": name, "BIDSVersion": BIDS_VERSION, "DatasetType": "raw", **({"Authors": authors} if authors else {}),
         "GeneratedBy": [{"Name": "Attune export-bids", "Version": ours}],
     })
     (root / "README").write_text(
@@ -289,7 +291,7 @@ def _top_files(root: Path, name: str, runs: list[str]) -> None:
 # -- the export -------------------------------------------------------------------------------------
 def export(files: list[Path], out: Path, *, inputs: list[Path] = (), participants: Path | None = None,
            overwrite: bool = False,
-           name: str = "Attune recordings", screen: tuple[int, int] = (1280, 800),
+           name: str = "Attune recordings", authors: list[str] = (), screen: tuple[int, int] = (1280, 800),
            progress=lambda text: print(text, file=sys.stderr, flush=True)) -> Exported:
     """Write the dataset; recordings that cannot be exported are listed in ``skipped``."""
     _check_target(out, files, list(inputs), overwrite)
@@ -335,7 +337,7 @@ def export(files: list[Path], out: Path, *, inputs: list[Path] = (), participant
         for missing in _stimuli(stim_files, work / "stimuli"):
             progress(f"note: stimulus {missing} is not a built-in face: named in the events, not copied")
         _participants(work, sorted(people), participants)
-        _top_files(work, name, result.runs)
+        _top_files(work, name, list(authors), result.runs)
         if out.exists():
             shutil.rmtree(out)  # checked above: an earlier BIDS export, replacing it was asked for
         work.rename(out)
