@@ -18,6 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="do not react to task markers (by default the simulated GSR, gaze and expression "
                           "respond to each face a marker server reports on LSL)")
     sim.set_defaults(func=run_simulate)
+    group = subparsers.add_parser("devices", help="real devices: list, check, run")
+    devices_sub = group.add_subparsers(dest="devices_command", required=True)
+    from devices import check_cli
+    check_cli.register(devices_sub)
 
 
 def run_simulate(args: argparse.Namespace) -> int:

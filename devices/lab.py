@@ -58,6 +58,9 @@ def parse_devices(data: dict, source: str | os.PathLike) -> list[DeviceConfig]:
             raise sec.error("name", "must not be empty")
         if enabled:
             configs.append(cfg)
+    from devices.hardware import SECTIONS, parse_hardware
+    parse_hardware(data, source)  # real devices are validated here too; `main.py devices run` starts them
+    top.seen.update(SECTIONS)
     top.finish()
     return configs
 
