@@ -45,13 +45,16 @@ from pathlib import Path
 import numpy as np
 
 from analysis.recording import AnalysisError, Recording, Signal, labels_from_name, load
+from devices.gaze_layouts import CANONICAL_LABELS
 from stimulus import events_tsv
 from stimulus.markers import Marker
 
 BIDS_VERSION = "1.10.0"
 EVENTS_ORIGIN = ("the first sample of this run's physiological recordings (the earliest of its *_physio.tsv.gz "
                  "files; each file's StartTime says where that file starts relative to it)")
-GAZE_EYES = (("eye1", "left", 0, 1, 2, 6), ("eye2", "right", 3, 4, 5, 7))  # x, y, pupil, validity columns
+# BIDS recording label, RecordedEye, and that eye's x, y, pupil, validity columns in the canonical gaze layout
+GAZE_EYES = tuple((label, eye, *(CANONICAL_LABELS.index(f"{eye}_{c}") for c in ("x", "y", "pupil", "valid")))
+                  for label, eye in (("eye1", "left"), ("eye2", "right")))
 
 
 class ExportError(RuntimeError):
