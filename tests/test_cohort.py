@@ -161,7 +161,7 @@ def test_report_warns_that_timing_at_demo_speed_is_not_interpretable(tmp_path):
     assert "not interpretable" in report.read_text(encoding="utf-8")
 
 
-def test_virtual_run_keeps_the_protocol_timing():
+def test_virtual_run_keeps_the_protocol_timing(qapp):  # pytest-qt's QApplication, as the GUI tests need
     result = run_virtual("infant_face_rating", None, SimulatedParticipant(seed=1), start=50.0)
     assert len(result.trials) == 36 and result.speed == 1.0
     for t in result.trials:
@@ -194,7 +194,7 @@ def test_paired_statistics_match_their_definitions():
 @pytest.fixture(scope="module")
 def dataset(cohort, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bids") / "dataset"
-    run = main_py("export-bids", str(cohort), "--out", str(out), "--author", "A. Tester")
+    run = main_py("export-bids", str(cohort), "--out", str(out), "--author", "A. Tester", "--author", "B. Tester")
     assert run.returncode == 0, run.stderr
     return out
 
