@@ -135,6 +135,12 @@ def _provenance(recordings: list[Analysed], table: list[dict]) -> list[list[str]
     return rows
 
 
+def _session_order(t: dict) -> tuple:
+    """Participant, then before / training / after, then run."""
+    phase = {"pre": 0, "training": 1, "post": 2}.get(t["phase"], 3)
+    return t["participant"], phase, t["session"], t["run"]
+
+
 def _stats_rows(table: list[dict]) -> tuple[list[list[str]], list[list[str]]]:
     within, between = [], []
     for key in STAT_MEASURES:
@@ -230,7 +236,8 @@ def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
               "rating points per morph unit at the PSE, R² and RMSE (rating points) as fit quality."),
         ("table", ["participant", "group", "phase", "run", "PSE", "slope", "R²", "RMSE", "note"],
          [[t["participant"], t["group"], t["phase"], t["run"], fmt(t["pse"], 3), fmt(t["slope"], 1),
-           fmt(t["fit_r2"], 2), fmt(t["fit_rmse"], 1), t["fit_note"]] for t in table if t["task"] != "training"]),
+           fmt(t["fit_r2"], 2), fmt(t["fit_rmse"], 1), t["fit_note"]]
+          for t in sorted(table, key=_session_order) if t["phase"] != "training"]),
         ("h", 2, "Figures"),
     ]
     png, caption = plots.psychometric(all_rows, out / "fig_psychometric.png")
