@@ -207,7 +207,7 @@ def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
                ("p", "One line per analysed recording. Excluded trials: no answer (time-out: no rating); no SCR "
                      "score (no GSR, recording ended, or the next face came less than 1.5 s after this one); "
                      f"gaze valid less than {cohort.MIN_GAZE_VALID:.0%} of the face (no dwell). Per-trial values: "
-                     "<recording>_trials.tsv; per-recording measures: measures.tsv."),
+                     "`<recording>_trials.tsv`; per-recording measures: `measures.tsv`."),
                ("table", ["file", "participant", "group", "session", "task", "run", "phase", "speed", "faces",
                           "rated", "no answer", "no SCR score", "gaze invalid", "notes"],
                 _provenance(recordings, table))]
@@ -251,7 +251,7 @@ def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
                ("list", ["measures.tsv: one line per recording, every measure",
                          "summary_by_morph.tsv, summary_by_emotion.tsv: per participant and phase",
                          "summary_ambiguous_pre_post.tsv: mean rating of ambiguous faces per participant",
-                         "<recording>_trials.tsv: one line per face (columns in docs/replay_analysis.md)"])]
+                         "`<recording>_trials.tsv`: one line per face (columns in docs/replay_analysis.md)"])]
     report = out / "report.md"
     report.write_text(_md(blocks), encoding="utf-8")
     (out / "report.html").write_text(_html(blocks, "Cohort analysis"), encoding="utf-8")
