@@ -11,6 +11,7 @@ what the error bars are.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -36,8 +37,26 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _caption(fig, text: str) -> None:
-    fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=8, wrap=True, color="#333333")
+def _panels(n: int, height: float, per_panel: float):
+    """A row of one panel per group (at least one), wide enough for its caption."""
+    n = max(1, n)
+    return plt.subplots(1, n, figsize=(max(7.0, per_panel * n), height), sharey=True, squeeze=False)
+
+
+def _caption(fig, text: str, smallest_n: int | None = None) -> None:
+    """The caption under the panels; it says what the error bars are (and when there are none)."""
+    if smallest_n is not None and smallest_n < 2:
+        text += " With fewer than 2 participants a group has no interval."
+    width = fig.get_size_inches()[0]
+    lines = textwrap.wrap(text, width=int(width * 15))
+    fig.text(0.01, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=8, color="#333333")
+    fig._caption_inches = 0.16 * len(lines) + 0.1  # read by _save to keep the panels clear of it
+
+
+def _no_data(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} to show\n(see the report's exclusions)", ha="center", va="center",
+            transform=ax.transAxes, color="#666666")
+    ax.set(xticks=[], yticks=[])
 
 
 def _errorbar(ax, x, values, colour, label, offset=0.0, marker="o") -> None:
@@ -58,9 +77,10 @@ def pre_post(table: list[dict], measure: str, path: Path) -> tuple[Path, str]:
     """One measure before vs after training: participants as thin lines, group means with 95 % CI."""
     m = BY_KEY[measure]
     groups = by_participant(table, measure)
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(4.2 * max(1, len(groups)), 4.6), sharey=True,
-                             squeeze=False)
+    fig, axes = _panels(len(groups), 4.8, 4.2)
     everything = [v for people in groups.values() for ph in people.values() for v in ph.values()]
+    if not groups:
+        _no_data(axes[0][0], m.label)
     for ax, (group, people) in zip(axes[0], groups.items()):
         paired = [(v["pre"], v["post"]) for v in people.values() if "pre" in v and "post" in v]
         for pre, post in paired:
@@ -88,7 +108,7 @@ def pre_post(table: list[dict], measure: str, path: Path) -> tuple[Path, str]:
     caption = (f"{_sentence(m.label)} before and after training, per group. Thin grey lines: individual "
                f"participants; coloured markers: group means. {ERRORBARS}")
     fig.suptitle(_sentence(m.label))
-    _caption(fig, caption)
+    _caption(fig, caption, min((len(people) for people in groups.values()), default=None))
     return _save(fig, path), caption
 
 
@@ -101,8 +121,9 @@ def psychometric(trial_rows: list[dict], path: Path) -> tuple[Path, str]:
         key = (r["group"], r["participant"], r["phase"])
         curves.setdefault(key, {}).setdefault(float(r["morph"]), []).append(float(r["rating"]))
     groups = sorted({k[0] for k in curves})
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(5.2 * max(1, len(groups)), 4.8), sharey=True,
-                             squeeze=False)
+    fig, axes = _panels(len(groups), 5.0, 5.2)
+    if not groups:
+        _no_data(axes[0][0], "ratings")
     for ax, group in zip(axes[0], groups):
         for phase, offset in zip(PHASES, (-0.012, 0.012)):
             people = {k[1]: v for k, v in curves.items() if k[0] == group and k[2] == phase}
@@ -125,7 +146,7 @@ def psychometric(trial_rows: list[dict], path: Path) -> tuple[Path, str]:
     caption = ("Rating by morph level, per group. Thin lines: each participant's mean rating per level; thick "
                f"lines and markers: group means. {ERRORBARS}")
     fig.suptitle("Psychometric function: rating by morph level")
-    _caption(fig, caption)
+    _caption(fig, caption, min((len({k[1] for k in curves if k[0] == g}) for g in groups), default=None))
     return _save(fig, path), caption
 
 
@@ -134,8 +155,9 @@ def scr_by_emotion(table: list[dict], path: Path) -> tuple[Path, str]:
     keys = {e: f"scr_{e}_us" for e in EMOTIONS}
     per = {e: by_participant(table, k) for e, k in keys.items()}
     groups = sorted({g for d in per.values() for g in d})
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(5.2 * max(1, len(groups)), 4.6), sharey=True,
-                             squeeze=False)
+    fig, axes = _panels(len(groups), 4.8, 5.2)
+    if not groups:
+        _no_data(axes[0][0], "SCR scores")
     everything = []
     rng = np.random.default_rng(0)
     for ax, group in zip(axes[0], groups):
@@ -159,12 +181,13 @@ def scr_by_emotion(table: list[dict], path: Path) -> tuple[Path, str]:
     caption = ("Skin conductance response by face emotion (onset 1-4 s after the face, window closed at the "
                "next face). Small dots: participants' means; squares: group means. " + ERRORBARS)
     fig.suptitle("Skin conductance response by emotion")
-    _caption(fig, caption)
+    _caption(fig, caption, min((len(per[e].get(g, {})) for g in groups for e in EMOTIONS), default=None))
     return _save(fig, path), caption
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    bottom = getattr(fig, "_caption_inches", 0.5) / fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
