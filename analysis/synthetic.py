@@ -25,6 +25,7 @@ import numpy as np
 
 from acquisition.xdf_writer import XDFWriter
 from analysis.regions import Display, region_centre
+from devices.expression import EXPRESSION_CHANNELS, scored_face
 from devices.eyetracker import CHANNELS as GAZE_CHANNELS
 from devices.gsr import GSRSource
 from devices.metadata import Channel, stream_info
@@ -83,7 +84,7 @@ def _headers(writer: XDFWriter, gaze_rate: float, gsr_rate: float, frame_rate: f
         (FRAMES, stream_info("SimWebcam", "VideoFrames", [Channel("frame_index", "count", "FrameIndex")],
                              frame_rate, "int32", "attune-sim-webcam", can_drop_samples=True), "int32", frame_rate),
         (EXPRESSION, stream_info("SimWebcamExpression", "FacialExpression",
-                                 [Channel("smile", "score", "Expression"), Channel("valence", "score", "Expression")],
+                                 EXPRESSION_CHANNELS,
                                  frame_rate, "float32", "attune-sim-webcam-expression"), "float32", frame_rate),
     ]
     for sid, info, fmt, rate in infos:
@@ -213,11 +214,11 @@ def synthesise(path: str | Path, *, faces: int = 36, participant: SimulatedParti
         f_times, f_idx = stamps(FRAMES, trial_end)
         write(FRAMES, f_times, f_idx.astype(np.int32).reshape(-1, 1))
         x_times, _ = stamps(EXPRESSION, trial_end)
-        expr = np.empty((len(x_times), 2), dtype=np.float32)
+        expr = np.empty((len(x_times), len(EXPRESSION_CHANNELS)), dtype=np.float32)
         for k, xt in enumerate(x_times):
             target = 0.6 * morph if face_on <= xt < scale_on + 1.0 else 0.0
             valence += 0.1 * (target - valence) + rng.normal(0, 0.01)
-            expr[k] = (min(1.0, max(0.0, valence)), valence)
+            expr[k] = scored_face(min(1.0, max(0.0, valence)), valence)
         write(EXPRESSION, x_times, expr)
         # markers up to this trial's end, in time order
         pending.sort(key=lambda m: m[0])

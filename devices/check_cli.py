@@ -34,12 +34,14 @@ def register(devices_sub: argparse._SubParsersAction) -> None:
 
 def _cameras() -> list[str]:
     try:
-        import cv2  # noqa: PLC0415 - optional: only the webcam needs OpenCV
+        from devices.opencv import cv2 as load_cv2  # imports OpenCV without leaving its Qt settings behind
+        from devices.video import camera_backend
+        cv2 = load_cv2()
     except ImportError:
         return ["OpenCV not installed (cameras are not probed)"]
     found = []
     for index in range(5):
-        capture = cv2.VideoCapture(index)
+        capture = cv2.VideoCapture(index, camera_backend())
         if capture.isOpened():
             width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
             height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))

@@ -325,6 +325,7 @@ class LivePlots(QWidget):
             stamps, values = expression.window(self.window, now)
             t = stamps - now
             smile, valence = columns(expression, "smile"), columns(expression, "valence")
-            self.smile_curve.setData(t, values[:, smile[0] if smile else 0])
+            # no face in view: NaN, drawn as a gap
+            self.smile_curve.setData(t, values[:, smile[0] if smile else 0], connect="finite")
             if valence or expression.channel_count > 1:
-                self.valence_curve.setData(t, values[:, valence[0] if valence else 1])
+                self.valence_curve.setData(t, values[:, valence[0] if valence else 1], connect="finite")
