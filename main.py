@@ -12,7 +12,8 @@
     python main.py stimulus-control  on the stimulus computer: run protocols the panel asks for
     python main.py gui               the control panel
     python main.py replay            re-publish an XDF recording as live LSL streams
-    python main.py analyze           per-trial table, summary, plots and report
+    python main.py analyze           cohort analysis: statistics, figures, report
+    python main.py export-bids       recordings as a BIDS dataset
 
 LSL discovery stays on this machine unless ``--lsl-config`` names a lab
 config: the loopback config is set before pylsl is first imported.
@@ -38,6 +39,7 @@ def lsl_config_argument(argv: list[str]) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     import acquisition.cli
     import acquisition.player_cli
+    import analysis.bids
     import analysis.cli
     import demo
     import devices.cli
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(sub)
     for module in (devices.cli, acquisition.cli, sync.cli, stimulus.cli, gui.cli,
-                   acquisition.player_cli, analysis.cli):
+                   acquisition.player_cli, analysis.cli, analysis.bids):
         module.register(sub)
     return parser
 
