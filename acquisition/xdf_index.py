@@ -2,14 +2,29 @@
 
 pyxdf reads a whole file into memory, which is right for analysis but too
 slow to start a replay of an hour-long recording. This module scans the
-chunk headers only (length, tag, stream id, first time stamp) through a
-memory map, so an hour of the lab scenario is indexed in about a second and
+chunk headers (length, tag, stream id, first time stamp) through a memory
+map, so an hour of the lab scenario is indexed in about a second and
 samples are decoded one chunk at a time when the player needs them.
 
-It follows the XDF 1.0 layout (see ``acquisition/xdf_writer.py`` for the
-writing side): ``XDF:`` then [varlen length][uint16 tag][body] chunks.
-A damaged region is skipped to the next Boundary chunk, as pyxdf does; a
-file cut off mid-chunk is indexed up to its last whole chunk.
+What it tolerates, as pyxdf does (the byte format is ``acquisition.xdf_format``):
+
+- damage (a changed chunk length, a bad length-width byte, garbage, a
+  Samples chunk that does not fit its stream's header): the damaged region
+  is skipped to the next Boundary chunk and named in ``XDFIndex.problems``;
+  reading never stops at the first bad chunk. A chunk that is only
+  inconsistent with its header, but whose length leads to a valid next
+  chunk, is skipped alone.
+- a file cut off mid-chunk (a crash): indexed up to its last whole chunk
+  (``truncated``); a length that runs past the end of the file while a
+  Boundary chunk still follows is damage, not a cut.
+- samples without an explicit stamp (stamp byte 0), also the first of a
+  chunk: previous stamp + 1/nominal_srate, carried across chunks.
+- sender clock resets: the ClockOffset measurements are split into
+  segments where they jump (pyxdf's ``clock_reset_threshold_*`` rule) and
+  each chunk is mapped with the offsets of its own segment.
+- header errors (unreadable XML, a non-numeric rate or channel count, an
+  unknown format): the stream is left out and the problem names the file
+  and stream; the other streams are read.
 """
 from __future__ import annotations
 
@@ -17,27 +32,45 @@ import mmap
 import os
 import struct
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"XDF:"
-TAG_FILE_HEADER, TAG_STREAM_HEADER, TAG_SAMPLES = 1, 2, 3
-TAG_CLOCK_OFFSET, TAG_BOUNDARY, TAG_STREAM_FOOTER = 4, 5, 6
-BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
+from acquisition.xdf_format import (
+    BOUNDARY_UUID,
+    MAGIC,
+    NUMERIC_FORMATS,
+    STAMP_EXPLICIT,
+    TAG_BOUNDARY,
+    TAG_CLOCK_OFFSET,
+    TAG_FILE_HEADER,
+    TAG_SAMPLES,
+    TAG_STREAM_FOOTER,
+    TAG_STREAM_HEADER,
+    TAGS,
+    read_varlen,
+)
+
 RELEASE_EVERY = 32 * 2**20
-NUMERIC_DTYPES = {"float32": "<f4", "double64": "<f8", "int8": "<i1", "int16": "<i2",
-                  "int32": "<i4", "int64": "<i8"}
+MAX_PROBLEMS = 50  # problems listed one by one; the rest are counted
+# pyxdf's defaults for telling a clock reset from jitter (load_xdf's clock_reset_threshold_*)
+RESET_THRESHOLD_SECONDS, RESET_THRESHOLD_STDS = 5.0, 5.0
+RESET_THRESHOLD_OFFSET_SECONDS, RESET_THRESHOLD_OFFSET_STDS = 1.0, 10.0
 
 
 class XDFError(ValueError):
     """The file is not XDF, or is damaged beyond use; the message names the file."""
 
 
+class Damage(ValueError):
+    """A chunk that cannot be what it claims to be."""
+
+
 @dataclass
 class StreamIndex:
-    """One stream: its header, and where its Samples chunks are."""
+    """One stream: its header, where its Samples chunks are, and its clock offsets."""
 
     stream_id: int
     header_xml: str
@@ -49,20 +82,38 @@ class StreamIndex:
     source_id: str
     offsets: list[int] = field(default_factory=list)  # body start of each Samples chunk
     lengths: list[int] = field(default_factory=list)  # body length
-    first_stamps: list[float] = field(default_factory=list)  # NaN when the chunk's first stamp is implicit
+    first_stamps: list[float] = field(default_factory=list)  # raw stamp of each chunk's first sample
+    counts: list[int] = field(default_factory=list)  # samples in each chunk
     clock_times: list[float] = field(default_factory=list)
     clock_values: list[float] = field(default_factory=list)
     footer: dict[str, float] = field(default_factory=dict)
+    segments: list[tuple[int, int]] = field(default_factory=list)  # clock offset index ranges, inclusive
+    chunk_segments: list[int] = field(default_factory=list)  # the segment of each chunk
+    last_stamp: float | None = None  # raw stamp of the last sample (from the data, not the footer)
 
     @property
     def chunk_count(self) -> int:
         return len(self.offsets)
 
-    def clock_offset(self, stamps: np.ndarray) -> np.ndarray:
-        """Offset to add to raw stamps to reach the recorder's clock (linear between measurements)."""
+    @property
+    def sample_count(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def tdiff(self) -> float:
+        return 1.0 / self.nominal_srate if self.nominal_srate > 0 else 0.0
+
+    def clock_offset(self, stamps: np.ndarray, chunk: int = 0) -> np.ndarray:
+        """Offset to add to raw stamps of chunk ``chunk`` to reach the recorder's clock.
+
+        Linear between the measurements of the chunk's clock segment (a sender
+        clock reset starts a new segment), constant beyond them.
+        """
+        stamps = np.asarray(stamps, dtype=float)
         if not self.clock_times:
             return np.zeros_like(stamps)
-        return np.interp(stamps, self.clock_times, self.clock_values)
+        lo, hi = self.segments[self.chunk_segments[chunk]] if self.chunk_segments else (0, len(self.clock_times) - 1)
+        return np.interp(stamps, self.clock_times[lo:hi + 1], self.clock_values[lo:hi + 1])
 
     def matches(self, selector: str) -> bool:
         """A stream is selected by its exact name or type (case-insensitive)."""
@@ -75,27 +126,28 @@ class XDFIndex:
     path: Path
     streams: dict[int, StreamIndex]
     truncated: bool = False  # the file ends inside a chunk
-    skipped_bytes: int = 0  # damaged bytes jumped over to reach a boundary
+    skipped_bytes: int = 0  # damaged bytes jumped over
     size: int = 0
+    problems: list[str] = field(default_factory=list)  # what was skipped and why, for the user
+    problem_count: int = 0
+
+    def note(self, text: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append("(further problems are counted, not listed)")
+
+    def summary(self) -> str:
+        """One paragraph for a warning: what was skipped."""
+        head = f"{self.path}: {self.problem_count} damaged or unreadable part(s) skipped"
+        if self.skipped_bytes:
+            head += f" ({self.skipped_bytes} bytes)"
+        return head + ":\n  " + "\n  ".join(self.problems)
 
 
-def _varlen(buf: mmap.mmap | bytes, pos: int) -> tuple[int, int]:
-    """(value, position after it); raises ValueError on a bad width byte."""
-    width = buf[pos]
-    if width == 1:
-        return buf[pos + 1], pos + 2
-    if width == 4:
-        return struct.unpack_from("<I", buf, pos + 1)[0], pos + 5
-    if width == 8:
-        return struct.unpack_from("<Q", buf, pos + 1)[0], pos + 9
-    raise ValueError(f"bad variable-length integer width {width} at byte {pos}")
-
-
-def _stamp(buf: bytes, pos: int, last: float, tdiff: float) -> tuple[float, int]:
-    """One sample's stamp: explicit (width byte 8, then a double) or last + 1/rate; and the next position."""
-    if buf[pos] == 8:
-        return struct.unpack_from("<d", buf, pos + 1)[0], pos + 9
-    return last + tdiff, pos + 1
+#: Called for every chunk the index accepts: (chunk start, chunk end, tag).
+ChunkCallback = Callable[[int, int, int], None]
 
 
 def _text(root: ET.Element, tag: str, default: str = "") -> str:
@@ -103,24 +155,37 @@ def _text(root: ET.Element, tag: str, default: str = "") -> str:
     return (node.text or "").strip() if node is not None and node.text else default
 
 
-def _parse_header(stream_id: int, xml: str, path: Path) -> StreamIndex:
+def parse_header(stream_id: int, xml: str, path: Path) -> StreamIndex:
+    """A StreamIndex from a StreamHeader's XML; XDFError naming the file, stream and field."""
+    where = f"{path}: stream {stream_id}"
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
-        raise XDFError(f"{path}: stream {stream_id}: header XML is not readable: {exc}") from exc
+        raise XDFError(f"{where}: header XML is not readable: {exc}") from exc
+    name = _text(root, "name")
+    if name:
+        where += f" ({name})"
     fmt = _text(root, "channel_format", "float32")
-    if fmt not in NUMERIC_DTYPES and fmt != "string":
-        raise XDFError(f"{path}: stream {stream_id}: unknown channel_format {fmt!r}")
-    return StreamIndex(stream_id, xml, _text(root, "name"), _text(root, "type"),
-                       int(_text(root, "channel_count", "1")), float(_text(root, "nominal_srate", "0")),
-                       fmt, _text(root, "source_id"))
+    if fmt not in NUMERIC_FORMATS and fmt != "string":
+        raise XDFError(f"{where}: unknown channel_format {fmt!r}")
+    raw_count, raw_rate = _text(root, "channel_count", "1"), _text(root, "nominal_srate", "0")
+    try:
+        count = int(raw_count)
+    except ValueError:
+        raise XDFError(f"{where}: channel_count {raw_count!r} is not a whole number") from None
+    if not 0 < count <= 1_000_000:
+        raise XDFError(f"{where}: channel_count {count} is out of range")
+    try:
+        rate = float(raw_rate)
+    except ValueError:
+        raise XDFError(f"{where}: nominal_srate {raw_rate!r} is not a number") from None
+    if not (np.isfinite(rate) and rate >= 0):
+        raise XDFError(f"{where}: nominal_srate {raw_rate!r} is not a rate")
+    return StreamIndex(stream_id, xml, name, _text(root, "type"), count, rate, fmt, _text(root, "source_id"))
 
 
 def _parse_footer(xml: str) -> dict[str, float]:
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return {}  # a damaged footer loses nothing: the samples are all indexed
+    root = ET.fromstring(xml)  # a ParseError (a SyntaxError) makes the scanner skip the chunk
     out = {}
     for key in ("first_timestamp", "last_timestamp", "sample_count"):
         try:
@@ -130,8 +195,11 @@ def _parse_footer(xml: str) -> dict[str, float]:
     return out
 
 
-def build_index(path: str | os.PathLike) -> XDFIndex:
-    """Scan the chunk headers of ``path``; raises XDFError if it is not an XDF file."""
+def build_index(path: str | os.PathLike, on_chunk: ChunkCallback | None = None) -> XDFIndex:
+    """Scan the chunk headers of ``path``; raises XDFError if it is not an XDF file.
+
+    ``on_chunk`` sees every accepted chunk's byte range (``repair`` copies them).
+    """
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -139,65 +207,221 @@ def build_index(path: str | os.PathLike) -> XDFIndex:
             if size < 4 or fh.read(4) != MAGIC:
                 raise XDFError(f"{path}: not an XDF file (it does not start with 'XDF:')")
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                return _scan(path, buf, size)
+                index = _Scanner(path, buf, size, on_chunk).scan()
     except OSError as exc:
         raise XDFError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-
-
-def _scan(path: Path, buf: mmap.mmap, size: int) -> XDFIndex:
-    index = XDFIndex(path, {}, size=size)
-    streams = index.streams
-    pos = 4
-    released = 0
-    while pos < size:
-        if pos - released > RELEASE_EVERY:  # scanned pages need not stay resident
-            released = pos - pos % mmap.PAGESIZE
-            buf.madvise(mmap.MADV_DONTNEED, 0, released)
-        try:
-            length, body = _varlen(buf, pos)
-            if length < 2:
-                raise ValueError(f"chunk length {length} at byte {pos}")
-            end = body + length
-            if end > size or body + 2 > size:
-                index.truncated = True
-                break
-            tag = struct.unpack_from("<H", buf, body)[0]
-            body += 2
-            if tag == TAG_SAMPLES:
-                sid = struct.unpack_from("<I", buf, body)[0]
-                stream = streams.get(sid)
-                if stream is not None:
-                    _, first = _varlen(buf, body + 4)
-                    has_stamp = first < end and buf[first] == 8
-                    stamp = struct.unpack_from("<d", buf, first + 1)[0] if has_stamp else float("nan")
-                    stream.offsets.append(body)
-                    stream.lengths.append(end - body)
-                    stream.first_stamps.append(stamp)
-            elif tag == TAG_STREAM_HEADER:
-                sid = struct.unpack_from("<I", buf, body)[0]
-                xml = bytes(buf[body + 4:end]).decode("utf-8", errors="replace")
-                streams[sid] = _parse_header(sid, xml, path)
-            elif tag == TAG_CLOCK_OFFSET:
-                sid, when, value = struct.unpack_from("<Idd", buf, body)
-                if sid in streams:
-                    streams[sid].clock_times.append(when)
-                    streams[sid].clock_values.append(value)
-            elif tag == TAG_STREAM_FOOTER:
-                sid = struct.unpack_from("<I", buf, body)[0]
-                if sid in streams:
-                    streams[sid].footer = _parse_footer(bytes(buf[body + 4:end]).decode("utf-8", "replace"))
-            elif tag not in (TAG_FILE_HEADER, TAG_BOUNDARY):
-                raise ValueError(f"unknown chunk tag {tag} at byte {pos}")
-            pos = end
-        except (ValueError, struct.error, IndexError):
-            # Damaged bytes: resume at the next boundary chunk, as XDF readers do.
-            found = buf.find(BOUNDARY_UUID, pos + 1)
-            if found < 0:
-                index.truncated = True
-                break
-            index.skipped_bytes += found - 4 - pos
-            pos = found + len(BOUNDARY_UUID)
+    for stream in index.streams.values():
+        assign_clock_segments(stream)
     return index
+
+
+class _Scanner:
+    """One pass over the chunks; ``scan`` returns the index."""
+
+    def __init__(self, path: Path, buf: mmap.mmap, size: int, on_chunk: ChunkCallback | None) -> None:
+        self.buf, self.size, self.on_chunk = buf, size, on_chunk
+        self.index = XDFIndex(path, {}, size=size)
+        self.orphans: dict[int, int] = {}  # Samples chunks of streams without a (readable) header
+        self.bad_headers: dict[int, str] = {}
+
+    def scan(self) -> XDFIndex:
+        buf, size, index = self.buf, self.size, self.index
+        pos, released = 4, 0
+        while pos < size:
+            if pos - released > RELEASE_EVERY:  # scanned pages need not stay resident
+                released = pos - pos % mmap.PAGESIZE
+                buf.madvise(mmap.MADV_DONTNEED, 0, released)
+            end = None
+            try:
+                length, body = read_varlen(buf, pos)
+                if length < 2:
+                    raise Damage(f"chunk length {length} is too short")
+                end = body + length
+                if end > size:
+                    if buf.find(BOUNDARY_UUID, pos + 1) < 0:
+                        index.truncated = True  # the file was cut inside this chunk
+                        break
+                    end = None
+                    raise Damage(f"chunk length {length} runs past the end of the file")
+                tag = struct.unpack_from("<H", buf, body)[0]
+                if tag not in TAGS:
+                    end = None
+                    raise Damage(f"unknown chunk tag {tag}")
+                if self.read_chunk(tag, body + 2, end) and self.on_chunk is not None:
+                    self.on_chunk(pos, end, tag)
+                pos = end
+            except (ValueError, struct.error, IndexError, SyntaxError) as exc:
+                if end is not None and self.next_chunk_looks_valid(end):
+                    index.note(f"bytes {pos}-{end}: {exc}; that chunk is skipped")
+                    index.skipped_bytes += end - pos
+                    pos = end
+                    continue
+                found = buf.find(BOUNDARY_UUID, pos + 1)
+                if found < 0:
+                    index.note(f"bytes {pos}-{size} (the rest of the file): {exc}; no Boundary chunk follows")
+                    index.skipped_bytes += size - pos
+                    break
+                resume = found + len(BOUNDARY_UUID)
+                index.note(f"bytes {pos}-{resume}: {exc}; skipped to the next Boundary chunk")
+                index.skipped_bytes += resume - pos
+                pos = resume
+        for sid, n in sorted(self.orphans.items()):
+            why = self.bad_headers.get(sid, "no StreamHeader for it before its samples")
+            index.note(f"stream {sid}: {n} Samples chunk(s) skipped: {why}")
+        return index
+
+    def next_chunk_looks_valid(self, pos: int) -> bool:
+        """True at the end of the file or where a plausible chunk header starts."""
+        if pos == self.size:
+            return True
+        try:
+            length, body = read_varlen(self.buf, pos)
+            return length >= 2 and body + length <= self.size and \
+                struct.unpack_from("<H", self.buf, body)[0] in TAGS
+        except (ValueError, struct.error, IndexError):
+            return False
+
+    def read_chunk(self, tag: int, body: int, end: int) -> bool:
+        """Index one chunk; False if it is left out (a stream without a readable header)."""
+        buf, streams = self.buf, self.index.streams
+        if tag in (TAG_FILE_HEADER, TAG_BOUNDARY):
+            return True
+        sid = struct.unpack_from("<I", buf, body)[0]
+        if tag == TAG_STREAM_HEADER:
+            xml = bytes(buf[body + 4:end]).decode("utf-8", errors="replace")
+            try:
+                streams[sid] = parse_header(sid, xml, self.index.path)
+            except XDFError as exc:
+                self.bad_headers[sid] = str(exc)
+                self.index.note(f"{exc}; the stream is left out")
+                return False
+            return True
+        stream = streams.get(sid)
+        if stream is None:
+            if tag == TAG_SAMPLES:
+                self.orphans[sid] = self.orphans.get(sid, 0) + 1
+            return False
+        if tag == TAG_SAMPLES:
+            self.read_samples(stream, body + 4, end)
+        elif tag == TAG_CLOCK_OFFSET:
+            if end - body != 20:
+                raise Damage(f"stream {sid}: ClockOffset chunk of {end - body} bytes (20 expected)")
+            _, when, value = struct.unpack_from("<Idd", buf, body)
+            stream.clock_times.append(when)
+            stream.clock_values.append(value)
+        elif tag == TAG_STREAM_FOOTER:
+            stream.footer = _parse_footer(bytes(buf[body + 4:end]).decode("utf-8", "replace"))
+        return True
+
+    def read_samples(self, stream: StreamIndex, pos: int, end: int) -> None:
+        """Validate one Samples chunk against its stream's header and add it to the index."""
+        buf = self.buf
+        where = f"stream {stream.stream_id} ({stream.name})"
+        n, first = read_varlen(buf, pos)
+        if n == 0:
+            return
+        if first >= end:
+            raise Damage(f"{where}: Samples chunk ends before its first sample")
+        if buf[first] not in (0, STAMP_EXPLICIT):
+            raise Damage(f"{where}: bad stamp byte {buf[first]} in a Samples chunk")
+        explicit = buf[first] == STAMP_EXPLICIT
+        if stream.channel_format == "string":
+            last = walk_stamps(buf, first, end, n, stream, _previous(stream))
+        else:
+            record = stream.channel_count * np.dtype(NUMERIC_FORMATS[stream.channel_format]).itemsize
+            span = end - first
+            extra = span - n * (1 + record)
+            if extra < 0 or extra > 8 * n or extra % 8:
+                raise Damage(f"{where}: a Samples chunk of {n} samples in {span} bytes does not fit "
+                             f"{stream.channel_count} {stream.channel_format} channel(s)")
+            if extra == 8 * n:  # every stamp explicit: the last one is at a fixed place
+                last = struct.unpack_from("<d", buf, end - record - 8)[0]
+            else:
+                last = walk_stamps(buf, first, end, n, stream, _previous(stream))
+        stamp = struct.unpack_from("<d", buf, first + 1)[0] if explicit else _previous(stream) + stream.tdiff
+        stream.offsets.append(pos - 4)
+        stream.lengths.append(end - pos + 4)
+        stream.first_stamps.append(stamp)
+        stream.counts.append(n)
+        stream.last_stamp = last
+
+
+def _previous(stream: StreamIndex) -> float:
+    """The stamp before the next chunk's first sample (0 before any, as pyxdf starts)."""
+    return stream.last_stamp if stream.last_stamp is not None else 0.0
+
+
+def walk_stamps(buf, pos: int, end: int, n: int, stream: StreamIndex, previous: float) -> float:
+    """Step over ``n`` samples from ``pos``, checking they fill the chunk exactly; the last stamp."""
+    fmt, nch = stream.channel_format, stream.channel_count
+    record = 0 if fmt == "string" else nch * np.dtype(NUMERIC_FORMATS[fmt]).itemsize
+    tdiff, last = stream.tdiff, previous
+    for _ in range(n):
+        if buf[pos] == STAMP_EXPLICIT:
+            last = struct.unpack_from("<d", buf, pos + 1)[0]
+            pos += 9
+        elif buf[pos] == 0:
+            last = last + tdiff
+            pos += 1
+        else:
+            raise Damage(f"stream {stream.stream_id} ({stream.name}): bad stamp byte {buf[pos]} at byte {pos}")
+        if fmt == "string":
+            for _ in range(nch):
+                size, pos = read_varlen(buf, pos)
+                pos += size
+        else:
+            pos += record
+        if pos > end:
+            break
+    if pos != end:
+        raise Damage(f"stream {stream.stream_id} ({stream.name}): a Samples chunk of {n} samples does not "
+                     f"fill its {end} bytes exactly ({nch} {fmt} channel(s) in the header)")
+    return last
+
+
+# -- sender clock resets ---------------------------------------------------------
+def _glitches(diff: np.ndarray, thresh_stds: float, thresh_secs: float) -> np.ndarray:
+    """Steps that stand out from the median step by both a robust z-score and an absolute size."""
+    shifted = diff - np.median(diff)
+    mad = np.median(np.abs(shifted)) + np.finfo(float).eps
+    return (np.abs(shifted / mad) > thresh_stds) & (np.abs(shifted) > thresh_secs)
+
+
+def clock_segments(times: list[float], values: list[float]) -> list[tuple[int, int]]:
+    """Index ranges (inclusive) of ClockOffset measurements between sender clock resets (pyxdf's rule)."""
+    if len(times) < 2:
+        return [(0, max(len(times) - 1, 0))]
+    time_diff, value_diff = np.diff(times), np.diff(values)
+    resets = (time_diff < 0) | (_glitches(time_diff, RESET_THRESHOLD_STDS, RESET_THRESHOLD_SECONDS)
+                                & _glitches(value_diff, RESET_THRESHOLD_OFFSET_STDS, RESET_THRESHOLD_OFFSET_SECONDS))
+    breaks = np.nonzero(resets)[0]
+    starts = [0, *(breaks + 1).tolist()]
+    ends = [*breaks.tolist(), len(times) - 1]
+    return list(zip(starts, ends))
+
+
+def assign_clock_segments(stream: StreamIndex) -> None:
+    """Give each chunk the clock segment it was recorded in (samples and offsets are in file order).
+
+    As pyxdf does: a segment ends at the first chunk whose first stamp is
+    closer to the next segment's first measurement than to this one's last.
+    """
+    stream.segments = clock_segments(stream.clock_times, stream.clock_values)
+    stream.chunk_segments = [0] * stream.chunk_count
+    if len(stream.segments) < 2 or not stream.chunk_count:
+        return
+    firsts = np.asarray(stream.first_stamps)
+    times = stream.clock_times
+    start = 0
+    for i, (_, hi) in enumerate(stream.segments):
+        if hi + 1 < len(times):
+            rest = firsts[start:]
+            closer = np.abs(rest - times[hi]) < np.abs(rest - times[hi + 1])
+            stop = start + (len(closer) if closer.all() else int(np.argmin(closer)))
+        else:
+            stop = len(firsts)
+        stream.chunk_segments[start:stop] = [i] * (stop - start)
+        start = stop
 
 
 class ChunkReader:
@@ -219,65 +443,59 @@ class ChunkReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def decode(self, stream: StreamIndex, k: int, previous_stamp: float = 0.0
-               ) -> tuple[np.ndarray, np.ndarray | list[list[str]]]:
-        """(raw stamps, values) of chunk ``k``; an implicit stamp is previous + 1/nominal_srate."""
+    def decode(self, stream: StreamIndex, k: int) -> tuple[np.ndarray, np.ndarray | list[list[str]]]:
+        """(raw stamps, values) of chunk ``k``.
+
+        An implicit stamp is the previous one + 1/nominal_srate; the index
+        resolved each chunk's first stamp, so chunks decode in any order.
+        """
         buf = os.pread(self._fh.fileno(), stream.lengths[k], stream.offsets[k])
         if len(buf) < stream.lengths[k]:
             raise XDFError(f"{self._fh.name}: stream {stream.stream_id}: chunk {k} is cut short")
-        start, end = 0, len(buf)
-        n, pos = _varlen(buf, start + 4)
+        n, pos = read_varlen(buf, 4)
         nch = stream.channel_count
-        tdiff = 1.0 / stream.nominal_srate if stream.nominal_srate > 0 else 0.0
+        tdiff = stream.tdiff
+        first = stream.first_stamps[k]
         if stream.channel_format != "string":
-            dtype = np.dtype(NUMERIC_DTYPES[stream.channel_format])
+            dtype = np.dtype(NUMERIC_FORMATS[stream.channel_format])
             record = np.dtype([("w", "u1"), ("t", "<f8"), ("v", dtype, (nch,))])
-            if end - pos == n * record.itemsize:  # every stamp explicit: one vectorised read
+            if len(buf) - pos == n * record.itemsize:  # every stamp explicit: one vectorised read
                 rows = np.frombuffer(buf, dtype=record, count=n, offset=pos)
-                if np.all(rows["w"] == 8):
+                if np.all(rows["w"] == STAMP_EXPLICIT):
                     return rows["t"].copy(), rows["v"].astype(dtype.newbyteorder("="))
             stamps = np.empty(n)
             values = np.empty((n, nch), dtype=dtype.newbyteorder("="))
-            last = previous_stamp
+            last = first
             for i in range(n):
-                last, pos = _stamp(buf, pos, last, tdiff)
+                last, pos = _stamp(buf, pos, last, tdiff, i == 0, first)
                 stamps[i] = last
                 values[i] = np.frombuffer(buf, dtype=dtype, count=nch, offset=pos)
                 pos += nch * dtype.itemsize
             return stamps, values
         stamps = np.empty(n)
         strings: list[list[str]] = []
-        last = previous_stamp
+        last = first
         for i in range(n):
-            last, pos = _stamp(buf, pos, last, tdiff)
+            last, pos = _stamp(buf, pos, last, tdiff, i == 0, first)
             stamps[i] = last
             sample = []
             for _ in range(nch):
-                size, pos = _varlen(buf, pos)
+                size, pos = read_varlen(buf, pos)
                 sample.append(bytes(buf[pos:pos + size]).decode("utf-8", errors="replace"))
                 pos += size
             strings.append(sample)
         return stamps, strings
 
     def last_stamp(self, stream: StreamIndex) -> float | None:
-        """The stream's last raw stamp: from the footer, or its last chunk when the footer is missing."""
-        if "last_timestamp" in stream.footer and stream.footer.get("sample_count", 0) > 0:
-            return stream.footer["last_timestamp"]
-        if not stream.offsets:
-            return None
-        stamps, _ = self.decode(stream, stream.chunk_count - 1, _fallback_previous(stream))
-        return float(stamps[-1]) if len(stamps) else None
+        """The stream's last raw stamp (from the data: a footer may be missing or wrong)."""
+        return stream.last_stamp if stream.chunk_count else None
 
     def first_stamp(self, stream: StreamIndex) -> float | None:
-        if not stream.offsets:
-            return None
-        if not np.isnan(stream.first_stamps[0]):
-            return stream.first_stamps[0]
-        stamps, _ = self.decode(stream, 0)
-        return float(stamps[0]) if len(stamps) else None
+        return stream.first_stamps[0] if stream.chunk_count else None
 
 
-def _fallback_previous(stream: StreamIndex) -> float:
-    """Best previous stamp for decoding a chunk out of order: the latest explicit first stamp."""
-    known = [s for s in stream.first_stamps if not np.isnan(s)]
-    return known[-1] if known else 0.0
+def _stamp(buf: bytes, pos: int, last: float, tdiff: float, is_first: bool, first: float) -> tuple[float, int]:
+    """One sample's stamp and the next position: explicit, the chunk's resolved first, or last + 1/rate."""
+    if buf[pos] == STAMP_EXPLICIT:
+        return struct.unpack_from("<d", buf, pos + 1)[0], pos + 9
+    return (first if is_first else last + tdiff), pos + 1

@@ -113,6 +113,8 @@ def load(path: str | Path) -> Recording:
             setattr(rec, attr, _signal(max(candidates, key=lambda s: len(s["time_stamps"]))))
     ends = [float(s["time_stamps"][-1]) for s in streams if len(s["time_stamps"])]
     rec.end_time = max(ends) if ends else 0.0
+    if index.problems:
+        rec.notes.append(index.summary())
     if index.truncated:
         rec.notes.append(f"the file is cut off (no end, no footers); analysed up to "
                          f"{rec.end_time - markers[0][0]:.1f} s after the first marker")

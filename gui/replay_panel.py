@@ -12,6 +12,7 @@ traces look exactly like a live session.
 """
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,9 @@ class ReplayPanel(QFrame):
         warning = ""
         if result.index.truncated:
             warning = f"<span style='color:{RED}'>the file ends inside a chunk: replaying up to its last whole chunk</span>"
+        if result.index.problem_count:
+            warning += (f"<span style='color:{RED}'> {result.index.problem_count} damaged part(s) skipped "
+                        f"({result.index.skipped_bytes} bytes): {html.escape(result.index.problems[0])}</span>")
         self.note.setText(warning)
         self.refresh()
         self.opened.emit(str(path))
