@@ -164,10 +164,10 @@ class Player:
             if unknown:
                 known = ", ".join(f"{s.name} ({s.type})" for s in self.index.streams.values())
                 raise ValueError(f"{self.path}: no stream named or typed {', '.join(map(repr, unknown))}; "
-                                 f"the file has: {known or 'no streams'}")
+                                 f"the file has: {known or 'no streams'}{self._problems()}")
         chosen = [s for s in chosen if s.chunk_count]
         if not chosen:
-            raise XDFError(f"{self.path}: no samples to replay in the selected streams")
+            raise XDFError(f"{self.path}: no samples to replay in the selected streams{self._problems()}")
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._quit = threading.Event()
@@ -322,6 +322,10 @@ class Player:
         self.close()
 
     # -- internals -----------------------------------------------------------
+    def _problems(self) -> str:
+        """What the reader skipped, appended to an error (a stream may be missing because of it)."""
+        return ("\n" + self.index.summary()) if self.index.problems else ""
+
     def _clamp(self, seconds: float) -> float:
         return min(max(0.0, float(seconds)), self._duration)
 

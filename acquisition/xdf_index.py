@@ -47,7 +47,6 @@ from acquisition.xdf_format import (
     TAG_CLOCK_OFFSET,
     TAG_FILE_HEADER,
     TAG_SAMPLES,
-    TAG_STREAM_FOOTER,
     TAG_STREAM_HEADER,
     TAGS,
     read_varlen,
@@ -66,6 +65,10 @@ class XDFError(ValueError):
 
 class Damage(ValueError):
     """A chunk that cannot be what it claims to be."""
+
+
+class Cut(Exception):
+    """The file ends inside this chunk."""
 
 
 @dataclass
@@ -237,38 +240,55 @@ class _Scanner:
                 if length < 2:
                     raise Damage(f"chunk length {length} is too short")
                 end = body + length
-                if end > size:
-                    if buf.find(BOUNDARY_UUID, pos + 1) < 0:
-                        index.truncated = True  # the file was cut inside this chunk
-                        break
-                    end = None
-                    raise Damage(f"chunk length {length} runs past the end of the file")
+                if body + 2 > size:
+                    raise Cut()
                 tag = struct.unpack_from("<H", buf, body)[0]
                 if tag not in TAGS:
                     end = None
                     raise Damage(f"unknown chunk tag {tag}")
-                if self.read_chunk(tag, body + 2, end) and self.on_chunk is not None:
+                kept, real_end = self.read_chunk(tag, body + 2, end)
+                if real_end != end:  # the length field is wrong but the content is whole, as pyxdf reads it
+                    if not self.next_chunk_looks_valid(real_end):
+                        end = None
+                        raise Damage(f"chunk length {length} does not match its content")
+                    index.note(f"bytes {pos}-{real_end}: the chunk length field says {length} bytes, its "
+                               f"content {real_end - body}; read by its content")
+                    end = real_end
+                if kept and self.on_chunk is not None:
                     self.on_chunk(pos, end, tag)
                 pos = end
+            except Cut:
+                if buf.find(BOUNDARY_UUID, pos + 1) < 0:
+                    index.truncated = True  # the file was cut inside this chunk (a crash)
+                    break
+                self.skip_to_boundary(pos, "a chunk runs past the end of the file")
+                pos = self.resume
             except (ValueError, struct.error, IndexError, SyntaxError) as exc:
-                if end is not None and self.next_chunk_looks_valid(end):
+                if end is not None and end <= size and self.next_chunk_looks_valid(end):
                     index.note(f"bytes {pos}-{end}: {exc}; that chunk is skipped")
                     index.skipped_bytes += end - pos
                     pos = end
                     continue
-                found = buf.find(BOUNDARY_UUID, pos + 1)
-                if found < 0:
-                    index.note(f"bytes {pos}-{size} (the rest of the file): {exc}; no Boundary chunk follows")
-                    index.skipped_bytes += size - pos
+                if not self.skip_to_boundary(pos, str(exc)):
                     break
-                resume = found + len(BOUNDARY_UUID)
-                index.note(f"bytes {pos}-{resume}: {exc}; skipped to the next Boundary chunk")
-                index.skipped_bytes += resume - pos
-                pos = resume
+                pos = self.resume
         for sid, n in sorted(self.orphans.items()):
             why = self.bad_headers.get(sid, "no StreamHeader for it before its samples")
             index.note(f"stream {sid}: {n} Samples chunk(s) skipped: {why}")
         return index
+
+    def skip_to_boundary(self, pos: int, reason: str) -> bool:
+        """Note the damage at ``pos`` and set ``resume`` after the next Boundary; False if none follows."""
+        index, size = self.index, self.size
+        found = self.buf.find(BOUNDARY_UUID, pos + 1)
+        if found < 0:
+            index.note(f"bytes {pos}-{size} (the rest of the file): {reason}; no Boundary chunk follows")
+            index.skipped_bytes += size - pos
+            return False
+        self.resume = found + len(BOUNDARY_UUID)
+        index.note(f"bytes {pos}-{self.resume}: {reason}; skipped to the next Boundary chunk")
+        index.skipped_bytes += self.resume - pos
+        return True
 
     def next_chunk_looks_valid(self, pos: int) -> bool:
         """True at the end of the file or where a plausible chunk header starts."""
@@ -281,11 +301,35 @@ class _Scanner:
         except (ValueError, struct.error, IndexError):
             return False
 
-    def read_chunk(self, tag: int, body: int, end: int) -> bool:
-        """Index one chunk; False if it is left out (a stream without a readable header)."""
-        buf, streams = self.buf, self.index.streams
+    def read_chunk(self, tag: int, body: int, end: int) -> tuple[bool, int]:
+        """Index one chunk: (kept, where it really ends).
+
+        Not kept: a chunk of a stream without a readable header. Samples and
+        ClockOffset chunks end where their content ends (pyxdf reads them so,
+        whatever the length field says); the others where the length says.
+        """
+        buf, streams, size = self.buf, self.index.streams, self.size
+        if tag in (TAG_SAMPLES, TAG_CLOCK_OFFSET):
+            sid = struct.unpack_from("<I", buf, body)[0]
+            stream = streams.get(sid)
+            if stream is None:
+                if end > size:
+                    raise Cut()
+                if tag == TAG_SAMPLES:
+                    self.orphans[sid] = self.orphans.get(sid, 0) + 1
+                return False, end
+            if tag == TAG_SAMPLES:
+                return True, self.read_samples(stream, body + 4, end)
+            if body + 20 > size:
+                raise Cut()
+            _, when, value = struct.unpack_from("<Idd", buf, body)
+            stream.clock_times.append(when)
+            stream.clock_values.append(value)
+            return True, body + 20
+        if end > size:
+            raise Cut()
         if tag in (TAG_FILE_HEADER, TAG_BOUNDARY):
-            return True
+            return True, end
         sid = struct.unpack_from("<I", buf, body)[0]
         if tag == TAG_STREAM_HEADER:
             xml = bytes(buf[body + 4:end]).decode("utf-8", errors="replace")
@@ -294,56 +338,45 @@ class _Scanner:
             except XDFError as exc:
                 self.bad_headers[sid] = str(exc)
                 self.index.note(f"{exc}; the stream is left out")
-                return False
-            return True
+                return False, end
+            return True, end
         stream = streams.get(sid)
         if stream is None:
-            if tag == TAG_SAMPLES:
-                self.orphans[sid] = self.orphans.get(sid, 0) + 1
-            return False
-        if tag == TAG_SAMPLES:
-            self.read_samples(stream, body + 4, end)
-        elif tag == TAG_CLOCK_OFFSET:
-            if end - body != 20:
-                raise Damage(f"stream {sid}: ClockOffset chunk of {end - body} bytes (20 expected)")
-            _, when, value = struct.unpack_from("<Idd", buf, body)
-            stream.clock_times.append(when)
-            stream.clock_values.append(value)
-        elif tag == TAG_STREAM_FOOTER:
-            stream.footer = _parse_footer(bytes(buf[body + 4:end]).decode("utf-8", "replace"))
-        return True
+            return False, end
+        stream.footer = _parse_footer(bytes(buf[body + 4:end]).decode("utf-8", "replace"))
+        return True, end
 
-    def read_samples(self, stream: StreamIndex, pos: int, end: int) -> None:
-        """Validate one Samples chunk against its stream's header and add it to the index."""
-        buf = self.buf
+    def read_samples(self, stream: StreamIndex, pos: int, end: int) -> int:
+        """Validate one Samples chunk against its stream's header, add it to the index; where it ends."""
+        buf, size = self.buf, self.size
         where = f"stream {stream.stream_id} ({stream.name})"
+        if pos >= size:
+            raise Cut()
         n, first = read_varlen(buf, pos)
         if n == 0:
-            return
-        if first >= end:
-            raise Damage(f"{where}: Samples chunk ends before its first sample")
+            return first
+        if first >= size:
+            raise Cut()
         if buf[first] not in (0, STAMP_EXPLICIT):
             raise Damage(f"{where}: bad stamp byte {buf[first]} in a Samples chunk")
         explicit = buf[first] == STAMP_EXPLICIT
-        if stream.channel_format == "string":
-            last = walk_stamps(buf, first, end, n, stream, _previous(stream))
+        record = 0 if stream.channel_format == "string" else \
+            stream.channel_count * np.dtype(NUMERIC_FORMATS[stream.channel_format]).itemsize
+        if record and end - first == n * (9 + record) and end <= size:  # every stamp explicit, as Attune writes
+            real_end = end
+            last = struct.unpack_from("<d", buf, end - record - 8)[0]
         else:
-            record = stream.channel_count * np.dtype(NUMERIC_FORMATS[stream.channel_format]).itemsize
-            span = end - first
-            extra = span - n * (1 + record)
-            if extra < 0 or extra > 8 * n or extra % 8:
-                raise Damage(f"{where}: a Samples chunk of {n} samples in {span} bytes does not fit "
-                             f"{stream.channel_count} {stream.channel_format} channel(s)")
-            if extra == 8 * n:  # every stamp explicit: the last one is at a fixed place
-                last = struct.unpack_from("<d", buf, end - record - 8)[0]
-            else:
-                last = walk_stamps(buf, first, end, n, stream, _previous(stream))
+            real_end, last = walk_samples(buf, first, n, stream, _previous(stream), size)
+        if real_end != end and not self.next_chunk_looks_valid(real_end):
+            raise Damage(f"{where}: a Samples chunk of {n} samples in {end - first} bytes does not fit "
+                         f"{stream.channel_count} {stream.channel_format} channel(s)")
         stamp = struct.unpack_from("<d", buf, first + 1)[0] if explicit else _previous(stream) + stream.tdiff
         stream.offsets.append(pos - 4)
-        stream.lengths.append(end - pos + 4)
+        stream.lengths.append(real_end - pos + 4)
         stream.first_stamps.append(stamp)
         stream.counts.append(n)
         stream.last_stamp = last
+        return real_end
 
 
 def _previous(stream: StreamIndex) -> float:
@@ -351,13 +384,17 @@ def _previous(stream: StreamIndex) -> float:
     return stream.last_stamp if stream.last_stamp is not None else 0.0
 
 
-def walk_stamps(buf, pos: int, end: int, n: int, stream: StreamIndex, previous: float) -> float:
-    """Step over ``n`` samples from ``pos``, checking they fill the chunk exactly; the last stamp."""
+def walk_samples(buf, pos: int, n: int, stream: StreamIndex, previous: float, size: int) -> tuple[int, float]:
+    """Step over ``n`` samples from ``pos``: (where they end, the last stamp). Cut if they run past ``size``."""
     fmt, nch = stream.channel_format, stream.channel_count
     record = 0 if fmt == "string" else nch * np.dtype(NUMERIC_FORMATS[fmt]).itemsize
     tdiff, last = stream.tdiff, previous
     for _ in range(n):
+        if pos >= size:
+            raise Cut()
         if buf[pos] == STAMP_EXPLICIT:
+            if pos + 9 > size:
+                raise Cut()
             last = struct.unpack_from("<d", buf, pos + 1)[0]
             pos += 9
         elif buf[pos] == 0:
@@ -367,16 +404,15 @@ def walk_stamps(buf, pos: int, end: int, n: int, stream: StreamIndex, previous: 
             raise Damage(f"stream {stream.stream_id} ({stream.name}): bad stamp byte {buf[pos]} at byte {pos}")
         if fmt == "string":
             for _ in range(nch):
-                size, pos = read_varlen(buf, pos)
-                pos += size
+                if pos >= size:
+                    raise Cut()
+                length, pos = read_varlen(buf, pos)
+                pos += length
         else:
             pos += record
-        if pos > end:
-            break
-    if pos != end:
-        raise Damage(f"stream {stream.stream_id} ({stream.name}): a Samples chunk of {n} samples does not "
-                     f"fill its {end} bytes exactly ({nch} {fmt} channel(s) in the header)")
-    return last
+    if pos > size:
+        raise Cut()
+    return pos, last
 
 
 # -- sender clock resets ---------------------------------------------------------

@@ -89,12 +89,14 @@ def load(path: str | Path) -> Recording:
     except XDFError as exc:
         raise AnalysisError(str(exc)) from exc
     if not index.streams:
-        raise AnalysisError(f"{path}: no streams in the file")
+        raise AnalysisError(f"{path}: no readable streams in the file"
+                            + (f"\n{index.summary()}" if index.problems else ""))
     logging.getLogger("pyxdf").setLevel(logging.CRITICAL)  # damage is reported below, by us
     try:
         streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=True, dejitter_timestamps=True)
     except Exception as exc:  # pyxdf raises plain errors on damage it cannot skip
-        raise AnalysisError(f"{path}: cannot be read as XDF: {exc}") from exc
+        detail = f"\n{index.summary()}" if index.problems else ""
+        raise AnalysisError(f"{path}: cannot be read as XDF: {exc}{detail}") from exc
     by_type: dict[str, list[dict]] = {}
     for s in streams:
         by_type.setdefault(s["info"]["type"][0].casefold(), []).append(s)
