@@ -149,8 +149,10 @@ class XDFIndex:
         return head + ":\n  " + "\n  ".join(self.problems)
 
 
-#: Called for every chunk the index accepts: (chunk start, chunk end, tag).
-ChunkCallback = Callable[[int, int, int], None]
+#: Called for every chunk the index accepts: (chunk start, where its tag starts, chunk end, tag).
+#: The end is where the content really ends, which differs from what the
+#: length field says when only that field is damaged.
+ChunkCallback = Callable[[int, int, int, int], None]
 
 
 def _text(root: ET.Element, tag: str, default: str = "") -> str:
@@ -255,7 +257,7 @@ class _Scanner:
                                f"content {real_end - body}; read by its content")
                     end = real_end
                 if kept and self.on_chunk is not None:
-                    self.on_chunk(pos, end, tag)
+                    self.on_chunk(pos, body, end, tag)
                 pos = end
             except Cut:
                 if buf.find(BOUNDARY_UUID, pos + 1) < 0:
