@@ -43,6 +43,7 @@ from acquisition.xdf_format import (
     MAGIC,
     NUMERIC_FORMATS,
     STAMP_EXPLICIT,
+    STREAM_TAGS,
     TAG_BOUNDARY,
     TAG_CLOCK_OFFSET,
     TAG_FILE_HEADER,
@@ -143,7 +144,7 @@ class XDFIndex:
 
     def summary(self) -> str:
         """One paragraph for a warning: what was skipped."""
-        head = f"{self.path}: {self.problem_count} damaged or unreadable part(s) skipped"
+        head = f"{self.path}: damaged or unreadable parts skipped"
         if self.skipped_bytes:
             head += f" ({self.skipped_bytes} bytes)"
         return head + ":\n  " + "\n  ".join(self.problems)
@@ -217,6 +218,10 @@ def build_index(path: str | os.PathLike, on_chunk: ChunkCallback | None = None) 
         raise XDFError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     for stream in index.streams.values():
         assign_clock_segments(stream)
+        promised = int(stream.footer.get("sample_count", 0))
+        if index.problem_count and promised > stream.sample_count:
+            index.note(f"stream {stream.stream_id} ({stream.name}): {promised - stream.sample_count} of the "
+                       f"{promised} samples its footer counts are in the skipped parts")
     return index
 
 
@@ -253,8 +258,8 @@ class _Scanner:
                     if not self.next_chunk_looks_valid(real_end):
                         end = None
                         raise Damage(f"chunk length {length} does not match its content")
-                    index.note(f"bytes {pos}-{real_end}: the chunk length field says {length} bytes, its "
-                               f"content {real_end - body}; read by its content")
+                    index.note(f"bytes {pos}-{real_end}: {self.label(tag, body + 2)}: the chunk length field says "
+                               f"{length} bytes, its content {real_end - body}; read by its content")
                     end = real_end
                 if kept and self.on_chunk is not None:
                     self.on_chunk(pos, body, end, tag)
@@ -278,6 +283,16 @@ class _Scanner:
             why = self.bad_headers.get(sid, "no StreamHeader for it before its samples")
             index.note(f"stream {sid}: {n} Samples chunk(s) skipped: {why}")
         return index
+
+    def label(self, tag: int, body: int) -> str:
+        """'Samples chunk of stream 3 (GSR)': what a chunk is, for messages."""
+        kind = {TAG_SAMPLES: "Samples", TAG_CLOCK_OFFSET: "ClockOffset", TAG_STREAM_HEADER: "StreamHeader"}.get(
+            tag, f"tag {tag}")
+        if tag not in STREAM_TAGS:
+            return f"{kind} chunk"
+        sid = struct.unpack_from("<I", self.buf, body)[0]
+        stream = self.index.streams.get(sid)
+        return f"{kind} chunk of stream {sid}" + (f" ({stream.name})" if stream else "")
 
     def skip_to_boundary(self, pos: int, reason: str) -> bool:
         """Note the damage at ``pos`` and set ``resume`` after the next Boundary; False if none follows."""

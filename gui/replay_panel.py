@@ -204,9 +204,11 @@ class ReplayPanel(QFrame):
         if result.index.truncated:
             warning = f"<span style='color:{RED}'>the file ends inside a chunk: replaying up to its last whole chunk</span>"
         if result.index.problem_count:
-            warning += (f"<span style='color:{RED}'> {result.index.problem_count} damaged part(s) skipped "
-                        f"({result.index.skipped_bytes} bytes): {html.escape(result.index.problems[0])}</span>")
+            warning += (f"<span style='color:{RED}'> damaged parts skipped ({result.index.skipped_bytes} bytes; "
+                        f"point here for what)</span>")
         self.note.setText(warning)
+        self.note.setToolTip(html.escape(result.index.summary()).replace("\n", "<br>")
+                             if result.index.problem_count else "")
         self.refresh()
         self.opened.emit(str(path))
 

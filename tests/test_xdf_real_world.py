@@ -137,8 +137,9 @@ def test_replay_cli_warns_about_damage(xdf_files):
     run = subprocess.run([sys.executable, "main.py", "replay", str(path), "--speed", "10", "--lead-in", "0",
                           "--linger", "0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert f"warning: {path}: 1 damaged or unreadable part(s) skipped" in run.stderr
+    assert f"warning: {path}: damaged or unreadable parts skipped" in run.stderr
     assert "bad length-width byte 3" in run.stderr
+    assert "GSR): 64 of the 512 samples its footer counts are in the skipped parts" in run.stderr
 
 
 def header_file(path: Path, xml: str, samples: bytes = b"") -> Path:
