@@ -94,6 +94,11 @@ class StreamIndex:
     segments: list[tuple[int, int]] = field(default_factory=list)  # clock offset index ranges, inclusive
     chunk_segments: list[int] = field(default_factory=list)  # the segment of each chunk
     last_stamp: float | None = None  # raw stamp of the last sample (from the data, not the footer)
+    record: int = 0  # bytes of one numeric sample's values (0 for strings)
+
+    def __post_init__(self) -> None:
+        if self.channel_format in NUMERIC_FORMATS:
+            self.record = self.channel_count * np.dtype(NUMERIC_FORMATS[self.channel_format]).itemsize
 
     @property
     def chunk_count(self) -> int:
@@ -366,7 +371,6 @@ class _Scanner:
     def read_samples(self, stream: StreamIndex, pos: int, end: int) -> int:
         """Validate one Samples chunk against its stream's header, add it to the index; where it ends."""
         buf, size = self.buf, self.size
-        where = f"stream {stream.stream_id} ({stream.name})"
         if pos >= size:
             raise Cut()
         n, first = read_varlen(buf, pos)
@@ -375,17 +379,17 @@ class _Scanner:
         if first >= size:
             raise Cut()
         if buf[first] not in (0, STAMP_EXPLICIT):
-            raise Damage(f"{where}: bad stamp byte {buf[first]} in a Samples chunk")
+            raise Damage(f"stream {stream.stream_id} ({stream.name}): bad stamp byte {buf[first]} in a Samples chunk")
         explicit = buf[first] == STAMP_EXPLICIT
-        record = 0 if stream.channel_format == "string" else \
-            stream.channel_count * np.dtype(NUMERIC_FORMATS[stream.channel_format]).itemsize
+        record = stream.record
         if record and end - first == n * (9 + record) and end <= size:  # every stamp explicit, as Attune writes
             real_end = end
             last = struct.unpack_from("<d", buf, end - record - 8)[0]
         else:
             real_end, last = walk_samples(buf, first, n, stream, _previous(stream), size)
         if real_end != end and not self.next_chunk_looks_valid(real_end):
-            raise Damage(f"{where}: a Samples chunk of {n} samples in {end - first} bytes does not fit "
+            raise Damage(f"stream {stream.stream_id} ({stream.name}): a Samples chunk of {n} samples in "
+                         f"{end - first} bytes does not fit "
                          f"{stream.channel_count} {stream.channel_format} channel(s)")
         stamp = struct.unpack_from("<d", buf, first + 1)[0] if explicit else _previous(stream) + stream.tdiff
         stream.offsets.append(pos - 4)
@@ -403,8 +407,7 @@ def _previous(stream: StreamIndex) -> float:
 
 def walk_samples(buf, pos: int, n: int, stream: StreamIndex, previous: float, size: int) -> tuple[int, float]:
     """Step over ``n`` samples from ``pos``: (where they end, the last stamp). Cut if they run past ``size``."""
-    fmt, nch = stream.channel_format, stream.channel_count
-    record = 0 if fmt == "string" else nch * np.dtype(NUMERIC_FORMATS[fmt]).itemsize
+    fmt, nch, record = stream.channel_format, stream.channel_count, stream.record
     tdiff, last = stream.tdiff, previous
     for _ in range(n):
         if pos >= size:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from acquisition.xdf_format import (  # noqa: F401  (re-exported: the writer's public names)
+from acquisition.xdf_format import (
     CHANNEL_FORMATS,
     MAGIC,
     NUMERIC_FORMATS,
@@ -30,7 +30,6 @@ from acquisition.xdf_format import (  # noqa: F401  (re-exported: the writer's p
     measured_srate,
     stream_footer_chunk,
     stream_header_chunk,
-    stream_info_xml,
     varlen,
 )
 

@@ -17,7 +17,8 @@ from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
 from acquisition.live import RECEIVING  # noqa: E402
-from acquisition.xdf_writer import XDFWriter, stream_info_xml  # noqa: E402
+from acquisition.xdf_format import stream_info_xml  # noqa: E402
+from acquisition.xdf_writer import XDFWriter  # noqa: E402
 from devices.eyetracker import CHANNELS as GAZE_CHANNELS  # noqa: E402
 from devices.metadata import Channel, stream_info  # noqa: E402
 from gui.panel import ControlPanel  # noqa: E402

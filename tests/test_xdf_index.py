@@ -6,8 +6,7 @@ import struct
 import numpy as np
 import pyxdf
 
-from acquisition.xdf_index import ChunkReader, build_index
-from acquisition.xdf_writer import (
+from acquisition.xdf_format import (
     MAGIC,
     TAG_SAMPLES,
     chunk,
@@ -16,6 +15,7 @@ from acquisition.xdf_writer import (
     stream_info_xml,
     varlen,
 )
+from acquisition.xdf_index import ChunkReader, build_index
 
 
 def implicit_chunk(stream_id: int, first: float, values: list, fmt: str) -> bytes:
