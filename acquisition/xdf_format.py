@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import struct
 from collections.abc import Sequence
-from xml.sax.saxutils import escape
 
 MAGIC = b"XDF:"
 TAG_FILE_HEADER = 1
@@ -114,23 +113,3 @@ def measured_srate(first: float | None, last: float | None, count: int) -> float
         return 0.0
     return (count - 1) / (last - first)
 
-
-def stream_info_xml(name: str, type_: str, channel_count: int, nominal_srate: float, fmt: str,
-                    source_id: str = "", channels: Sequence[dict] | None = None) -> str:
-    """Stream header XML for a stream that does not come from LSL (e.g. ZeroMQ markers)."""
-    desc = ""
-    if channels:
-        items = "".join(
-            "<channel>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in ch.items()) + "</channel>"
-            for ch in channels
-        )
-        desc = f"<channels>{items}</channels>"
-    return (
-        '<?xml version="1.0"?><info>'
-        f"<name>{escape(name)}</name><type>{escape(type_)}</type>"
-        f"<channel_count>{channel_count}</channel_count>"
-        f"<nominal_srate>{nominal_srate!r}</nominal_srate>"
-        f"<channel_format>{fmt}</channel_format>"
-        f"<source_id>{escape(source_id)}</source_id>"
-        f"<created_at>0</created_at><desc>{desc}</desc></info>"
-    )

@@ -5,6 +5,7 @@ import struct
 
 import numpy as np
 import pyxdf
+from xdf_samples import stream_info_xml
 
 from acquisition.xdf_format import (
     MAGIC,
@@ -12,7 +13,6 @@ from acquisition.xdf_format import (
     chunk,
     file_header_chunk,
     stream_header_chunk,
-    stream_info_xml,
     varlen,
 )
 from acquisition.xdf_index import ChunkReader, build_index

@@ -22,7 +22,6 @@ import pyxdf
 import xdf_samples
 
 from acquisition.player import Player
-from acquisition.xdf_format import stream_info_xml
 from acquisition.xdf_index import ChunkReader, build_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +150,7 @@ def header_file(path: Path, xml: str, samples: bytes = b"") -> Path:
 
 
 def test_header_errors_name_file_and_stream(tmp_path):
-    rate = header_file(tmp_path / "rate.xdf", stream_info_xml("BadRate", "EEG", 1, 10.0, "float32").replace(
+    rate = header_file(tmp_path / "rate.xdf", xdf_samples.stream_info_xml("BadRate", "EEG", 1, 10.0, "float32").replace(
         "<nominal_srate>10.0<", "<nominal_srate>fast<"))
     broken = header_file(tmp_path / "xml.xdf", "<info><name>Broken</name><type>")
     count = xdf_samples.Built().header().stream(7, "Wide", "EEG", 2, 10.0, "float32")

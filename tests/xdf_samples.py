@@ -19,8 +19,10 @@ import os
 import struct
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pylsl
@@ -36,12 +38,33 @@ from acquisition.xdf_format import (
     measured_srate,
     stream_footer_chunk,
     stream_header_chunk,
-    stream_info_xml,
     varlen,
 )
 from bench.recorder_labrecorder import LabRecorderMissing, prepare
 
 LABRECORDER_MISSING = ""  # why the LabRecorder files are missing, if they are
+
+
+def stream_info_xml(name: str, type_: str, channel_count: int, nominal_srate: float, fmt: str,
+                    source_id: str = "", channels: Sequence[dict] | None = None) -> str:
+    """A minimal LSL-style stream header, as recorders write it."""
+    desc = ""
+    if channels:
+        items = "".join(
+            "<channel>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in ch.items()) + "</channel>"
+            for ch in channels
+        )
+        desc = f"<channels>{items}</channels>"
+    return (
+        '<?xml version="1.0"?><info>'
+        f"<name>{escape(name)}</name><type>{escape(type_)}</type>"
+        f"<channel_count>{channel_count}</channel_count>"
+        f"<nominal_srate>{nominal_srate!r}</nominal_srate>"
+        f"<channel_format>{fmt}</channel_format>"
+        f"<source_id>{escape(source_id)}</source_id>"
+        f"<created_at>0</created_at><desc>{desc}</desc></info>"
+    )
+
 
 
 def _wait_for(condition, timeout: float, what: str) -> None:
