@@ -86,9 +86,7 @@ class _Lane:
         self.outlet: pylsl.StreamOutlet | None = None
         self.is_string = stream.channel_format == "string"
         # session time of each chunk's first sample (the index resolved implicit first stamps)
-        first = np.asarray(stream.first_stamps, dtype=float)
-        offsets = [stream.clock_offset(first[k:k + 1], k)[0] for k in range(len(first))]
-        self.chunk_starts = (first + np.asarray(offsets, dtype=float) - t0).tolist()
+        self.chunk_starts = (stream.first_stamps_synced() - t0).tolist()
         self.cursor = 0
         self.pending: deque[tuple[np.ndarray, object]] = deque()  # (session times, values)
         self.decoded_until = -np.inf

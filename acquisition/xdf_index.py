@@ -124,6 +124,20 @@ class StreamIndex:
         lo, hi = self.segments[self.chunk_segments[chunk]] if self.chunk_segments else (0, len(self.clock_times) - 1)
         return np.interp(stamps, self.clock_times[lo:hi + 1], self.clock_values[lo:hi + 1])
 
+    def first_stamps_synced(self) -> np.ndarray:
+        """Each chunk's first stamp on the recorder's clock (vectorised per clock segment)."""
+        first = np.asarray(self.first_stamps, dtype=float)
+        if not self.clock_times:
+            return first
+        if not self.chunk_segments or len(self.segments) < 2:
+            return first + np.interp(first, self.clock_times, self.clock_values)
+        out = first.copy()
+        which = np.asarray(self.chunk_segments)
+        for i, (lo, hi) in enumerate(self.segments):
+            mask = which == i
+            out[mask] += np.interp(first[mask], self.clock_times[lo:hi + 1], self.clock_values[lo:hi + 1])
+        return out
+
     def matches(self, selector: str) -> bool:
         """A stream is selected by its exact name or type (case-insensitive)."""
         sel = selector.casefold()
