@@ -54,6 +54,7 @@ from acquisition.xdf_format import (
 )
 
 RELEASE_EVERY = 32 * 2**20
+CAN_RELEASE = hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_DONTNEED")  # not on Windows
 MAX_PROBLEMS = 50  # problems listed one by one; the rest are counted
 # pyxdf's defaults for telling a clock reset from jitter (load_xdf's clock_reset_threshold_*)
 RESET_THRESHOLD_SECONDS, RESET_THRESHOLD_STDS = 5.0, 5.0
@@ -257,7 +258,7 @@ class _Scanner:
         buf, size, index = self.buf, self.size, self.index
         pos, released = 4, 0
         while pos < size:
-            if pos - released > RELEASE_EVERY:  # scanned pages need not stay resident
+            if pos - released > RELEASE_EVERY and CAN_RELEASE:  # scanned pages need not stay resident
                 released = pos - pos % mmap.PAGESIZE
                 buf.madvise(mmap.MADV_DONTNEED, 0, released)
             end = None
@@ -507,6 +508,12 @@ class ChunkReader:
     def close(self) -> None:
         self._fh.close()
 
+    def _read_at(self, offset: int, size: int) -> bytes:
+        if hasattr(os, "pread"):
+            return os.pread(self._fh.fileno(), size, offset)
+        self._fh.seek(offset)  # Windows has no pread; one thread reads through a ChunkReader
+        return self._fh.read(size)
+
     def __enter__(self) -> ChunkReader:
         return self
 
@@ -519,7 +526,7 @@ class ChunkReader:
         An implicit stamp is the previous one + 1/nominal_srate; the index
         resolved each chunk's first stamp, so chunks decode in any order.
         """
-        buf = os.pread(self._fh.fileno(), stream.lengths[k], stream.offsets[k])
+        buf = self._read_at(stream.offsets[k], stream.lengths[k])
         if len(buf) < stream.lengths[k]:
             raise XDFError(f"{self._fh.name}: stream {stream.stream_id}: chunk {k} is cut short")
         n, pos = read_varlen(buf, 4)
