@@ -20,7 +20,7 @@ What it tolerates, as pyxdf does (the byte format is ``acquisition.xdf_format``)
 - samples without an explicit stamp (stamp byte 0), also the first of a
   chunk: previous stamp + 1/nominal_srate, carried across chunks.
 - sender clock resets: the ClockOffset measurements are split into
-  segments where they jump (pyxdf's ``clock_reset_threshold_*`` rule) and
+  segments where they jump (``acquisition.xdf_clock``, pyxdf's rule) and
   each chunk is mapped with the offsets of its own segment.
 - header errors (unreadable XML, a non-numeric rate or channel count, an
   unknown format): the stream is left out and the problem names the file
@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acquisition.xdf_clock import assign_clock_segments
 from acquisition.xdf_format import (
     BOUNDARY_UUID,
     MAGIC,
@@ -56,9 +57,6 @@ from acquisition.xdf_format import (
 RELEASE_EVERY = 32 * 2**20
 CAN_RELEASE = hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_DONTNEED")  # not on Windows
 MAX_PROBLEMS = 50  # problems listed one by one; the rest are counted
-# pyxdf's defaults for telling a clock reset from jitter (load_xdf's clock_reset_threshold_*)
-RESET_THRESHOLD_SECONDS, RESET_THRESHOLD_STDS = 5.0, 5.0
-RESET_THRESHOLD_OFFSET_SECONDS, RESET_THRESHOLD_OFFSET_STDS = 1.0, 10.0
 
 
 class XDFError(ValueError):
@@ -237,7 +235,8 @@ def build_index(path: str | os.PathLike, on_chunk: ChunkCallback | None = None) 
     except OSError as exc:
         raise XDFError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     for stream in index.streams.values():
-        assign_clock_segments(stream)
+        stream.segments, stream.chunk_segments = assign_clock_segments(
+            stream.clock_times, stream.clock_values, stream.first_stamps)
         promised = int(stream.footer.get("sample_count", 0))
         if index.problem_count and promised > stream.sample_count:
             index.note(f"stream {stream.stream_id} ({stream.name}): {promised - stream.sample_count} of the "
@@ -450,51 +449,6 @@ def walk_samples(buf, pos: int, n: int, stream: StreamIndex, previous: float, si
     return pos, last
 
 
-# -- sender clock resets ---------------------------------------------------------
-def _glitches(diff: np.ndarray, thresh_stds: float, thresh_secs: float) -> np.ndarray:
-    """Steps that stand out from the median step by both a robust z-score and an absolute size."""
-    shifted = diff - np.median(diff)
-    mad = np.median(np.abs(shifted)) + np.finfo(float).eps
-    return (np.abs(shifted / mad) > thresh_stds) & (np.abs(shifted) > thresh_secs)
-
-
-def clock_segments(times: list[float], values: list[float]) -> list[tuple[int, int]]:
-    """Index ranges (inclusive) of ClockOffset measurements between sender clock resets (pyxdf's rule)."""
-    if len(times) < 2:
-        return [(0, max(len(times) - 1, 0))]
-    time_diff, value_diff = np.diff(times), np.diff(values)
-    resets = (time_diff < 0) | (_glitches(time_diff, RESET_THRESHOLD_STDS, RESET_THRESHOLD_SECONDS)
-                                & _glitches(value_diff, RESET_THRESHOLD_OFFSET_STDS, RESET_THRESHOLD_OFFSET_SECONDS))
-    breaks = np.nonzero(resets)[0]
-    starts = [0, *(breaks + 1).tolist()]
-    ends = [*breaks.tolist(), len(times) - 1]
-    return list(zip(starts, ends))
-
-
-def assign_clock_segments(stream: StreamIndex) -> None:
-    """Give each chunk the clock segment it was recorded in (samples and offsets are in file order).
-
-    As pyxdf does: a segment ends at the first chunk whose first stamp is
-    closer to the next segment's first measurement than to this one's last.
-    """
-    stream.segments = clock_segments(stream.clock_times, stream.clock_values)
-    stream.chunk_segments = [0] * stream.chunk_count
-    if len(stream.segments) < 2 or not stream.chunk_count:
-        return
-    firsts = np.asarray(stream.first_stamps)
-    times = stream.clock_times
-    start = 0
-    for i, (_, hi) in enumerate(stream.segments):
-        if hi + 1 < len(times):
-            rest = firsts[start:]
-            closer = np.abs(rest - times[hi]) < np.abs(rest - times[hi + 1])
-            stop = start + (len(closer) if closer.all() else int(np.argmin(closer)))
-        else:
-            stop = len(firsts)
-        stream.chunk_segments[start:stop] = [i] * (stop - start)
-        start = stop
-
-
 class ChunkReader:
     """Decodes one stream's Samples chunks on demand, reading only that chunk's bytes.
 
@@ -562,13 +516,6 @@ class ChunkReader:
                 pos += size
             strings.append(sample)
         return stamps, strings
-
-    def last_stamp(self, stream: StreamIndex) -> float | None:
-        """The stream's last raw stamp (from the data: a footer may be missing or wrong)."""
-        return stream.last_stamp if stream.chunk_count else None
-
-    def first_stamp(self, stream: StreamIndex) -> float | None:
-        return stream.first_stamps[0] if stream.chunk_count else None
 
 
 def _stamp(buf: bytes, pos: int, last: float, tdiff: float, is_first: bool, first: float) -> tuple[float, int]:
