@@ -98,7 +98,7 @@ def replay_back(path: Path, out: Path, speed: float, start: float = 0.0) -> tupl
 @pytest.mark.parametrize("name", REPLAYED)
 def test_replay_delivers_every_sample_pyxdf_reads(xdf_files, name, tmp_path):
     path = get(xdf_files, name)
-    original = {k: s for k, s in load(path).items() if len(s["time_stamps"])}
+    original = {k: s for k, s in load(path, sync=False).items() if len(s["time_stamps"])}
     back, pushed = replay_back(path, tmp_path / "back.xdf", speed=4.0)
     assert set(back) == set(original)
     for stream_name, s in original.items():
@@ -107,10 +107,15 @@ def test_replay_delivers_every_sample_pyxdf_reads(xdf_files, name, tmp_path):
         assert same_values(b["time_series"], s["time_series"]), stream_name
         rate = float(s["info"]["nominal_srate"][0])
         assert float(b["info"]["nominal_srate"][0]) == pytest.approx(rate * 4.0), stream_name
-        # the replay keeps the relative timing (scaled by the speed) within a millisecond
+        # the replay keeps the relative timing (scaled by the speed) within a millisecond or two; compared
+        # on the sender's clock, so across a sender clock reset only the steps inside each segment
         got = np.diff(b["time_stamps"]) * 4.0
         want = np.diff(s["time_stamps"])
-        assert np.max(np.abs(got - want), initial=0.0) < 2e-3, stream_name
+        inside = (want >= 0) & (want < 1.0)
+        assert np.max(np.abs(got - want)[inside], initial=0.0) < 2e-3, stream_name
+    if name == "clock_reset":  # across the reset: the recorder clock's 1.02 s (6009.98 -> 6011.00), at x4
+        gap = np.diff(back[next(k for k in back if k.endswith("ResetEEG"))]["time_stamps"]) * 4.0
+        assert gap.max() == pytest.approx(1.02, abs=2e-3)
 
 
 @pytest.mark.parametrize("start", [1.05, 2.05])
