@@ -12,6 +12,7 @@
     python main.py stimulus-control  on the stimulus computer: run protocols the panel asks for
     python main.py gui               the control panel
     python main.py replay            re-publish an XDF recording as live LSL streams
+    python main.py repair            a readable copy of a crashed or damaged XDF file
     python main.py analyze           cohort analysis: statistics, figures, report
     python main.py export-bids       recordings as a BIDS dataset
 
@@ -39,6 +40,7 @@ def lsl_config_argument(argv: list[str]) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     import acquisition.cli
     import acquisition.player_cli
+    import acquisition.repair_cli
     import analysis.bids
     import analysis.cli
     import demo
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(sub)
     for module in (devices.cli, acquisition.cli, sync.cli, stimulus.cli, gui.cli,
-                   acquisition.player_cli, analysis.cli, analysis.bids):
+                   acquisition.player_cli, acquisition.repair_cli, analysis.cli, analysis.bids):
         module.register(sub)
     return parser
 

@@ -227,7 +227,7 @@ def _product_modules():
 
     root = Path(__file__).resolve().parent.parent
     for path in sorted(root.glob("*.py")) + sorted(root.glob("*/**/*.py")):
-        if path.parts[len(root.parts)] in ("tests", "bench", ".venv", "build"):
+        if path.parts[len(root.parts)] in ("tests", "bench", "tools", ".venv", "build") or "node_modules" in path.parts:
             continue
         yield path.relative_to(root).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
 
