@@ -287,9 +287,9 @@ class FeedbackController(QObject):
         if face is None:
             return
         face.offset = offset
-        for region in sorted(face.cues):
-            self._after("feedback_cue_off", block=face.block, trial=face.trial, region=region,
-                        reason="face_offset")
+        for region in sorted(face.cues):  # drawn only over the face: gone in the frame that ended it
+            self.mark("feedback_cue_off", timestamp=offset, block=face.block, trial=face.trial, region=region,
+                      reason="face_offset")
         face.cues.clear()
         self.counts.looked_eyes += face.first_look.get("eyes") is not None
         self.counts.looked_mouth += face.first_look.get("mouth") is not None

@@ -161,7 +161,7 @@ def paint(p: QPainter, screen: Screen, display: Display, w: float, h: float,
     elif isinstance(screen, TextScreen):
         _text_screen(p, screen, fg, w, h)
     if overlay is not None and not overlay.empty:
-        paint_overlay(p, overlay, fg, w, h)
+        paint_overlay(p, overlay, fg, w, h, on_face=isinstance(screen, FaceScreen))
     if display.photodiode and photodiode_on is not None:
         p.fillRect(photodiode_rect(display, w, h),
                    QColor("white") if photodiode_on else QColor("black"))
@@ -257,9 +257,10 @@ def smile_bar(w: float, h: float) -> QRectF:
     return QRectF(0.5 * w + 0.36 * h, 0.3 * h, 0.028 * h, 0.4 * h)
 
 
-def paint_overlay(p: QPainter, o: Overlay, fg: QColor, w: float, h: float) -> None:
+def paint_overlay(p: QPainter, o: Overlay, fg: QColor, w: float, h: float, on_face: bool = True) -> None:
+    """Cues and the smile bar belong to a face: they go in the same frame as the face does."""
     colour = QColor(o.cue_colour)
-    for x0, y0, x1, y1 in o.cues:
+    for x0, y0, x1, y1 in o.cues if on_face else ():
         rect = QRectF(x0 * w, y0 * h, (x1 - x0) * w, (y1 - y0) * h)
         radius = 0.25 * min(rect.width(), rect.height())
         if o.cue_style == "brighten":
@@ -273,7 +274,7 @@ def paint_overlay(p: QPainter, o: Overlay, fg: QColor, w: float, h: float) -> No
                 p.setPen(QPen(ring, max(1.5, width * h)))
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRoundedRect(rect, radius, radius)
-    if o.smile is not None:
+    if o.smile is not None and on_face:
         _smile_bar(p, o, fg, w, h)
     if o.calm_phase is not None:
         _calm(p, o, fg, w, h)
