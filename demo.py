@@ -147,7 +147,8 @@ def run_visit(args: argparse.Namespace) -> int:
             watchdog.start(100)
             try:
                 result = run_protocol(protocols[phase.protocol], TeeSink(client, body),
-                                      participant=participant, window=window, speed=args.speed)
+                                      participant=participant, window=window, speed=args.speed,
+                                      on_feedback=lambda feed, state, why: print(f"  feedback {feed}: {state} {why}"))
             finally:
                 watchdog.stop()
                 undelivered = client.close(timeout=5.0)
@@ -162,6 +163,11 @@ def run_visit(args: argparse.Namespace) -> int:
             else:
                 for s in result.summaries:
                     print(f"  {s.block}: {100 * s.accuracy:.0f} % correct, final intensity {s.final_intensity:.2f}")
+                for m in result.markers:
+                    if m.event == "feedback_block":
+                        print(f"  {m.get('block')} feedback: eyes looked at on {m.get('looked_eyes')} of "
+                              f"{m.get('faces')} faces, {m.get('cued')} cued; mirrored {m.get('mirrored')} of "
+                              f"{m.get('mirror_faces')} happy faces; {m.get('calm')} calm cues")
             if result.aborted or code[0]:
                 print("stopped early")
                 return code[0] or 3

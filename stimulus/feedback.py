@@ -85,6 +85,58 @@ def needed_feeds(config: Feedback) -> list[str]:
     return out
 
 
+def check_streams(config: Feedback, ready: float = 1.0) -> tuple[CheckResult, dict[str, Feed]]:
+    """Find and open each stream the feedback needs, then see samples flow and how valid they are.
+
+    Returns the result per feed and the feeds that passed (open, ready to pull).
+    """
+    result = CheckResult()
+    wanted = needed_feeds(config)
+    preds = {k: getattr(config.streams, k) for k in wanted}
+    resolvers = {k: pylsl.ContinuousResolver(pred=p, forget_after=5.0) for k, p in preds.items()}
+    infos: dict[str, pylsl.StreamInfo] = {}
+    deadline = local_clock() + config.find_timeout
+    while len(infos) < len(resolvers) and local_clock() < deadline:
+        for k, resolver in resolvers.items():
+            found = resolver.results() if k not in infos else ()
+            if found:
+                infos[k] = found[0]
+        time.sleep(0.02)
+    kw = {"stall_after": config.stall_after, "min_validity": config.min_validity}
+    opener = {"gaze": open_gaze, "expression": open_expression, "gsr": open_gsr}
+    feeds: dict[str, Feed] = {}
+    for k in wanted:
+        if k not in infos:
+            result.status[k], result.detail[k] = MISSING, f"no stream matches {preds[k]}"
+            continue
+        try:
+            feed = opener[k](infos[k], **kw)
+        except Exception as exc:  # noqa: BLE001 - a stream that will not open fails the check, not the run
+            feed = f"{infos[k].name()}: cannot open: {exc}"
+        if isinstance(feed, str):
+            result.status[k], result.detail[k] = "unknown", feed
+        else:
+            feeds[k] = feed
+    end = local_clock() + ready
+    while local_clock() < end and not all(f.samples for f in feeds.values()):
+        for f in feeds.values():
+            f.pull()
+        time.sleep(0.01)
+    now = local_clock()
+    for k, f in list(feeds.items()):
+        validity = f.validity(now, ready + 0.5)
+        if validity is None:
+            result.status[k], result.detail[k] = MISSING, f"{f.name}: no samples in {ready:.1f} s"
+        elif validity < config.min_validity:
+            result.status[k] = POOR
+            result.detail[k] = f"{f.name}: valid {100 * validity:.0f} % (needs {100 * config.min_validity:.0f} %)"
+        else:
+            result.status[k], result.detail[k] = OK, f.name
+        if result.status[k] != OK:
+            feeds.pop(k).close()
+    return result, feeds
+
+
 def region_box(name: str, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
     """A face region (analysis/regions.py, image fractions) on screen, for a face drawn in ``rect``."""
     box = {"eyes": regions.EYES, "mouth": regions.MOUTH}[name]
@@ -155,13 +207,14 @@ class FeedbackController(QObject):
         self.counts = BlockCounts()
         self.smile_baseline: tuple[float, float] | None = None  # mean, sd
         self.gsr_baseline: float | None = None
-        self.latency: dict[str, list[float]] = {"cue": [], "bar": []}
+        # sample stamp -> swap of the frame that showed it (cue, bar), and arrival here -> swap
+        self.latency: dict[str, list[float]] = {"cue": [], "bar": [], "cue_arrival": [], "bar_arrival": []}
         self._collect: dict[str, list[float]] | None = None
         self._gsr_recent: deque[tuple[float, float]] = deque()
         self._calm_watch: tuple[str, int, float, float] | None = None  # block, trial, level, until
         self._calm: tuple[float, float] | None = None  # started, ends (LSL clock)
         self._after_swap: list[tuple[int, str, dict[str, Any]]] = []
-        self._pending_latency: list[tuple[int, str, float]] = []
+        self._pending_latency: list[tuple[int, str, float, float]] = []  # version, kind, stamp, arrival
         self._shown: scenes.Overlay | None = None
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -173,56 +226,12 @@ class FeedbackController(QObject):
 
     # -- the start-of-session check --------------------------------------------
     def check(self, ready: float = 1.0) -> CheckResult:
-        """Find and open each stream the protocol needs, then see samples flow; marks the result.
+        """The start-of-session check (``check_streams``); marks the result and tells what is off.
 
-        A stream that is missing or poor is told (``notice``) and its feedback is off for this
-        run: the training goes on without it.
+        A stream that is missing or poor has its feedback off for this run: the training goes on.
         """
-        result = CheckResult()
-        wanted = needed_feeds(self.config)
-        preds = {k: getattr(self.config.streams, k) for k in wanted}
-        resolvers = {k: pylsl.ContinuousResolver(pred=p, forget_after=5.0) for k, p in preds.items()}
-        infos: dict[str, pylsl.StreamInfo] = {}
-        deadline = local_clock() + self.config.find_timeout
-        while len(infos) < len(resolvers) and local_clock() < deadline:
-            for k, resolver in resolvers.items():
-                if k not in infos:
-                    found = resolver.results()
-                    if found:
-                        infos[k] = found[0]
-            time.sleep(0.02)
-        kw = {"stall_after": self.config.stall_after, "min_validity": self.config.min_validity}
-        opener = {"gaze": open_gaze, "expression": open_expression, "gsr": open_gsr}
-        for k in wanted:
-            if k not in infos:
-                result.status[k], result.detail[k] = MISSING, f"no stream matches {preds[k]}"
-                continue
-            try:
-                feed = opener[k](infos[k], **kw)
-            except Exception as exc:  # noqa: BLE001 - a stream that will not open is a failed check, not a crash
-                feed = f"{infos[k].name()}: cannot open: {exc}"
-            if isinstance(feed, str):
-                result.status[k], result.detail[k] = "unknown", feed
-            else:
-                self.feeds[k] = feed
-        end = local_clock() + ready
-        while local_clock() < end and not all(f.samples for f in self.feeds.values()):
-            for f in self.feeds.values():
-                f.pull()
-            time.sleep(0.01)
-        now = local_clock()
-        for k, f in list(self.feeds.items()):
-            validity = f.validity(now, ready + 0.5)
-            if validity is None:
-                result.status[k], result.detail[k] = MISSING, f"{f.name}: no samples in {ready:.1f} s"
-            elif validity < self.config.min_validity:
-                result.status[k] = POOR
-                result.detail[k] = f"{f.name}: valid {100 * validity:.0f} % (needs {100 * self.config.min_validity:.0f} %)"
-            else:
-                result.status[k], result.detail[k] = OK, f.name
-            if result.status[k] != OK:
-                self.feeds.pop(k).close()
-        for k in wanted:
+        result, self.feeds = check_streams(self.config, ready)
+        for k in needed_feeds(self.config):
             self.health[k] = OK if k in self.feeds else "off"
             if k not in self.feeds:
                 self._tell(k, result.status[k], result.detail[k])
@@ -389,7 +398,7 @@ class FeedbackController(QObject):
                 face.cues = set(missing)
                 self._after("feedback_cue_on", block=face.block, trial=face.trial, regions=missing,
                             style=self.config.attention.cue_style, sample_time=trigger, latency_from=trigger)
-                self._pending_latency.append((self._next_version(), "cue", trigger))
+                self._pending_latency.append((self._next_version(), "cue", trigger, local_clock()))
         need = self.d(self.config.attention.min_dwell)
         if not face.released and all(v >= need for v in face.dwell.values()):
             face.released = True
@@ -419,7 +428,7 @@ class FeedbackController(QObject):
             else:
                 face.above_since = None
         if self.config.mirroring.bar and face.smile is not None:
-            self._pending_latency.append((self._next_version(), "bar", float(stamps[valid][-1])))
+            self._pending_latency.append((self._next_version(), "bar", float(stamps[valid][-1]), local_clock()))
 
     def _gsr(self, stamps: np.ndarray, values: np.ndarray, valid: np.ndarray) -> None:
         if self._collect is not None:
@@ -501,11 +510,13 @@ class FeedbackController(QObject):
                 fields["latency"] = _round(swapped - start)
             self.mark(event, timestamp=swapped, **fields)
         kept = []
-        for v, kind, stamp in self._pending_latency:
+        for entry in self._pending_latency:
+            v, kind, stamp, arrival = entry
             if v > version:
-                kept.append((v, kind, stamp))
+                kept.append(entry)
             elif kind == "cue" or v == version:  # a bar value replaced before it was drawn was never seen
                 self.latency[kind].append(swapped - stamp)
+                self.latency[f"{kind}_arrival"].append(swapped - arrival)
         self._pending_latency = kept
 
     def _tell(self, kind: str, state: str, reason: str) -> None:

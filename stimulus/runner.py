@@ -228,6 +228,10 @@ class _Run:
         """The start-of-session check, then a neutral baseline for her smile and skin conductance."""
         fb = self.feedback
         self.result.feedback_check = fb.check()
+        if not any(fb.active(k) for k in ("gaze", "expression", "gsr")):
+            fb.stop()  # nothing to give feedback from: the training runs as it would without
+            self.feedback = None
+            return
         fb.start()
         if self.p.feedback.baseline > 0 and (fb.active("expression") or fb.active("gsr")):
             fb.baseline_begin()
@@ -347,10 +351,10 @@ class _Run:
                 yield Until(face_on + self.d(max(attention.max_face, timing.face)), fb.released)
         choices_on = yield Show(scenes.ChoiceScreen(self.p.training.prompt),
                                 at=face_on + self.d(timing.face))
-        if fb is not None:
-            fb.face_off(choices_on)
         self.mark("face_offset", timestamp=choices_on, block=trial.block, trial=trial.index,
                   duration=round(choices_on - face_on, 6))
+        if fb is not None:
+            fb.face_off(choices_on)
         self.mark("choice_onset", timestamp=choices_on, block=trial.block, trial=trial.index)
         answer = self._sim(self.participant.classify(face.morph)) if self.participant else None
         resp: Response = yield Respond("choice", choices_on + self.d(timing.response_timeout), answer,
