@@ -53,6 +53,7 @@ def find_files(inputs: list[Path]) -> tuple[list[Path], list[str]]:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    from analysis.feedback import session_row
     from analysis.fixations import Viewing
     from analysis.recording import AnalysisError, load
     from analysis.regions import Display
@@ -65,6 +66,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     for problem in failures:
         print(f"error: {problem}", file=sys.stderr)
     done = []
+    feedback_rows = []  # training sessions with live feedback
     for i, path in enumerate(files, 1):
         began = time.monotonic()
         print(f"[{i}/{len(files)}] {path.name}: reading", file=sys.stderr, flush=True)
@@ -84,11 +86,14 @@ def run_analyze(args: argparse.Namespace) -> int:
             print(f"warning: {path.name}: {note}", file=sys.stderr)
             rec.notes.append(note)
         done.append((path, rows, rec.notes))
+        session = session_row(rec.markers, rec.labels)
+        if session is not None:
+            feedback_rows.append(session)
         print(f"[{i}/{len(files)}] {path.name}: {len(rows)} faces in {time.monotonic() - began:.1f} s",
               file=sys.stderr, flush=True)
     if not done:
         print("error: nothing could be analysed", file=sys.stderr)
         return 2
-    report = write_outputs(args.out, done, failures)
+    report = write_outputs(args.out, done, failures, feedback_rows)
     print(f"report: {report}")
     return 1 if failures else 0

@@ -5,7 +5,7 @@ import csv
 import math
 from pathlib import Path
 
-from analysis import plots, summary
+from analysis import feedback, plots, summary
 from analysis.trials import COLUMNS
 
 
@@ -35,7 +35,7 @@ def _md_table(rows: list[dict], columns: list[str]) -> str:
 
 
 def write_outputs(out: Path, recordings: list[tuple[Path, list[dict], list[str]]],
-                  failures: list[str]) -> Path:
+                  failures: list[str], feedback_rows: list[dict] | None = None) -> Path:
     """All files into ``out``; returns the report's path."""
     out.mkdir(parents=True, exist_ok=True)
     all_rows = [r for _, rows, _ in recordings for r in rows]
@@ -73,6 +73,20 @@ def write_outputs(out: Path, recordings: list[tuple[Path, list[dict], list[str]]
                                   "dwell_mouth_mean_s", "valence_mean"]),
               "## Figures\n"]
     parts += [f"### {title}\n\n![{title}]({png.name})\n\n" for title, png in figures]
+    if feedback_rows:
+        parts += _feedback_section(out, feedback_rows)
     report = out / "report.md"
     report.write_text("\n".join(parts), encoding="utf-8")
     return report
+
+
+def _feedback_section(out: Path, rows: list[dict]) -> list[str]:
+    """Training sessions with live feedback (analysis/feedback.py), and their change across sessions."""
+    write_tsv(out / "summary_feedback.tsv", rows, feedback.COLUMNS)
+    change = feedback.change_across_sessions(rows)
+    parts = ["## Live feedback in training\n", "[summary_feedback.tsv](summary_feedback.tsv)\n\n",
+             _md_table(rows, feedback.COLUMNS)]
+    if change:
+        parts += ["### Change from the first to the last training session\n",
+                  _md_table(change, ["participant", "sessions", *feedback.CHANGE])]
+    return parts
