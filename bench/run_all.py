@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["bench_recorder.py", "bench_markers.py", "bench_onsets.py", "bench_panel.py", "bench_replay.py"]
+SCRIPTS = ["bench_recorder.py", "bench_markers.py", "bench_onsets.py", "bench_panel.py", "bench_replay.py",
+           "bench_feedback.py"]
 
 
 def main() -> int:

@@ -434,3 +434,46 @@ def test_simulated_eye_tracker_layout_is_recognised_and_read(unique):
     other = stream_info(f"{unique}-gsr", "GSR", [Channel("skin_conductance", "microsiemens", "GSR")], 32.0,
                         "float32", f"{unique}-gsr")
     assert recognise(other) is None
+
+
+@pytest.mark.parametrize(("path", "value", "field", "words"), [
+    ("attention.cue_style", "glow", "feedback.attention.cue_style", "outline, brighten"),
+    ("attention.regions", ["eyes", "nose"], "feedback.attention.regions[1]", "eyes, mouth"),
+    ("attention.regions", [], "feedback.attention.regions", "at least one region"),
+    ("attention.cue_colour", "yellow", "feedback.attention.cue_colour", "colour"),
+    ("mirroring.emotions", ["joyful"], "feedback.mirroring.emotions[0]", "sad, neutral, happy"),
+    ("mirroring.threshold", 2, "feedback.mirroring.threshold", "at most 1"),
+    ("calm.rise", 0, "feedback.calm.rise", "at least"),
+    ("stall_after", "soon", "feedback.stall_after", "number"),
+    ("streams.gaze", " ", "feedback.streams.gaze", "LSL predicate"),
+    ("baseline", 0, "feedback.baseline", "mirroring"),
+    ("attention.wobble", 1, "feedback.attention.wobble", "unknown setting"),
+])
+def test_bad_feedback_settings_name_the_file_and_field(tmp_path, path, value, field, words):
+    from configs import ConfigError
+
+    data = yaml.safe_load(Path("configs/protocols/emotion_training.yaml").read_text(encoding="utf-8"))
+    node = data["feedback"]
+    *parents, key = path.split(".")
+    for part in parents:
+        node = node[part]
+    node[key] = value
+    bad = tmp_path / "bad_training.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_protocol(bad)
+    assert str(err.value).startswith(f"bad_training.yaml: {field}: ")
+    assert words in str(err.value)
+
+
+def test_feedback_is_for_training_protocols_only(tmp_path):
+    from configs import ConfigError
+
+    data = yaml.safe_load(Path("configs/protocols/infant_face_rating.yaml").read_text(encoding="utf-8"))
+    data["feedback"] = {"enabled": True}
+    bad = tmp_path / "rating_fb.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rating_fb.yaml: feedback.enabled: feedback runs in training"):
+        load_protocol(bad)
+    assert load_protocol("infant_face_rating").feedback.enabled is False
+    assert load_protocol("emotion_training").feedback.enabled is True
