@@ -124,7 +124,7 @@ def main() -> int:
         print("no cue or bar latencies measured (were the simulated streams found?)", file=sys.stderr)
         return 1
     plot(latency, args.figure)
-    load = "load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else ""
     print(f"\n{dt.date.today()} · {platform.node()} · {platform.python_version()} · Qt "
           f"{os.environ.get('QT_QPA_PLATFORM')} · {args.trials} trials at speed {args.speed} · {load}")
     print("| feedback | measure | n | median ms | p95 ms | p99 ms | max ms | p99 within 33.3 ms |")
