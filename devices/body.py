@@ -92,7 +92,9 @@ class SimulatedBody:
                     self.lab.eyetracker.attend(points)
             self.attention = min(0.95, self.attention + 0.03)
         elif event == "feedback_mirroring":
-            self.mirroring = min(1.0, self.mirroring + 0.03)
+            self.mirroring = min(1.2, self.mirroring + 0.03)
+        elif event == "protocol_start" and fields.get("task") == "training" and self.faces:
+            self.mirroring = min(1.2, self.mirroring + 0.1)  # each training session after the first
         elif event in ("face_offset", "protocol_end"):
             if self.lab.eyetracker is not None:
                 self.lab.eyetracker.attend(None)

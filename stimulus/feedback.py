@@ -246,8 +246,16 @@ class FeedbackController(QObject):
         self._timer.start(POLL_MS)
 
     def stop(self) -> None:
+        """Stop reading; a visible event whose frame never came (window hidden, run ended) is still marked."""
         self._timer.stop()
         QObject.disconnect(self._connection)
+        for _, event, fields in self._after_swap:
+            fields.pop("latency_from", None)
+            self.mark(event, unconfirmed=True, **fields)
+        self._after_swap = []
+        if self._calm is not None:
+            self._calm = None
+            self.mark("feedback_calm_off", reason="run_end")
         self.window.set_overlay(None)
         for feed in self.feeds.values():
             feed.close()
