@@ -117,7 +117,7 @@ def run_visit(args: argparse.Namespace) -> int:
     protocols = {p.protocol: load_protocol(p.protocol) for p in PHASES}
     window = StimulusWindow()
     window.open(windowed=True, size=WINDOW_SIZE)
-    body = SimulatedBody(lab)  # face_onset markers say where each face is
+    body = SimulatedBody(lab, attention=0.5)  # face_onset markers say where; feedback cues, where to look
     participant = SimulatedParticipant()
     query = [f"source_id='{t.source.info.source_id()}'" for t in lab.threads]
     found = resolve(query, wait=1.0)

@@ -57,7 +57,7 @@ class SimulatedBody:
 
     def __init__(self, lab: SimulatedLab, regions: FaceRegions = FaceRegions.centred(0.55, 1.6),  # noqa: B008 (frozen dataclass)
                  scr_latency: float = 2.0,
-                 scr_amplitude: float = 0.4, seed: int = 11, attention: float = 0.5,
+                 scr_amplitude: float = 0.4, seed: int = 11, attention: float = 1.0,
                  mirroring: float = 0.6) -> None:
         self.lab = lab
         self.regions = regions

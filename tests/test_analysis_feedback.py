@@ -63,6 +63,8 @@ def test_analysis_reports_feedback_per_training_session_and_the_change(window, u
                     outlets.gaze_point = regions.region_centre("eyes", tuple(rect))
                 elif event == "feedback_look" and fields["region"] == "eyes" and looks_at_once:
                     outlets.gaze_point = regions.region_centre("mouth", tuple(rect))
+                elif event == "face_offset":
+                    outlets.gaze_point = OFF_FACE
             record_session(tmp_path / "rec" / f"sub-01_ses-{session}_task-training_run-1.xdf", protocol, window, react)
     finally:
         outlets.stop()

@@ -83,6 +83,7 @@ class Scripted(threading.Thread):
     def stop(self) -> None:
         self.stop_event.set()
         self.join(2.0)
+        self.outlets.clear()  # the streams leave the network now, not when this object is collected
 
 
 class Reacting:
@@ -477,3 +478,54 @@ def test_feedback_is_for_training_protocols_only(tmp_path):
         load_protocol(bad)
     assert load_protocol("infant_face_rating").feedback.enabled is False
     assert load_protocol("emotion_training").feedback.enabled is True
+
+
+def test_check_feedback_command_tells_what_is_there_before_the_session(outlets, unique, tmp_path):
+    import subprocess
+    import sys
+
+    def check(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "main.py", "stimulus", "--protocol", str(path), "--check-feedback"],
+                              capture_output=True, text=True, timeout=60)
+
+    ok = check(training(tmp_path, unique))
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout.splitlines() == [f"gaze: ok ({unique}-gaze)", f"expression: ok ({unique}-face)",
+                                      f"gsr: ok ({unique}-gsr)"]
+    outlets.stalled.add("gsr")  # found, but sends nothing
+    missing = check(training(tmp_path, unique, find_timeout=1.0, streams={"gaze": f"name='{unique}-none'"}))
+    assert missing.returncode == 1
+    lines = missing.stdout.splitlines()
+    assert lines[0] == f"gaze: missing (no stream matches name='{unique}-none')"
+    assert lines[2] == f"gsr: missing ({unique}-gsr: no samples in 1.0 s)"
+    assert "runs without the feedback" in missing.stderr
+
+
+def test_simulated_body_looks_beside_the_features_until_cued_then_follows_the_cue(unique):
+    from devices.body import FaceRegions, SimulatedBody
+    from devices.lab import DeviceConfig, SimulatedLab
+
+    lab = SimulatedLab([DeviceConfig("eyetracker", 300.0, f"{unique}ET", f"{unique}-et", 1),
+                        DeviceConfig("webcam", 30.0, f"{unique}Cam", f"{unique}-cam", 3, {"expression": True})])
+    body = SimulatedBody(lab, attention=0.0, mirroring=0.6)  # not started: the signal models alone
+    rect = [0.34, 0.25, 0.66, 0.75]
+    face = FaceRegions.from_rect(tuple(rect))
+
+    def share_near(samples: np.ndarray) -> dict[str, float]:
+        """Share of valid gaze samples within 0.03 (screen) of each kind of point."""
+        x, y, ok = SIMULATED.canonical(samples).point()
+        points = {"eyes": face.eyes, "mouth": (face.mouth,), "elsewhere": face.elsewhere}
+        return {name: float(np.mean([min(np.hypot(px - a, py - b) for a, b in pts) < 0.03
+                                      for px, py in zip(x[ok], y[ok])])) for name, pts in points.items()}
+
+    body.send("face_onset", morph=1.0, face_rect=rect)
+    before = share_near(lab.eyetracker.generate(900)[300:])  # 2 s once settled
+    assert before["elsewhere"] > 0.7 and before["eyes"] + before["mouth"] < 0.05  # beside the features
+    body.send("feedback_cue_on", regions=["eyes"])
+    after = share_near(lab.eyetracker.generate(900)[300:])
+    assert after["eyes"] > 0.7 and after["elsewhere"] < 0.05  # the cue is followed
+    assert body.attention > 0.0
+    gain = body.mirroring
+    body.send("feedback_mirroring", smile=0.5)
+    body.send("protocol_start", task="training")
+    assert body.mirroring > gain
