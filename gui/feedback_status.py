@@ -36,7 +36,7 @@ class FeedbackStatus(QLabel):
             self.feeds = {k: f.get(k, "off") for k in FEEDS}
             self.cue, self.mirrored, self.mirror_faces, self.calm = "", 0, 0, False
         elif event == "feedback_paused":
-            self.feeds[f.get("feed", "?")] = f"paused: {f.get('reason', '')}"
+            self.feeds[f.get("feed", "?")] = f"paused ({f.get('reason', '')})"
         elif event == "feedback_resumed":
             self.feeds[f.get("feed", "?")] = "ok"
         elif event == "feedback_cue_on":
@@ -61,8 +61,8 @@ class FeedbackStatus(QLabel):
     def render(self) -> None:
         if not self.feeds:
             return
-        marks = {"ok": "✓", "missing": "missing", "off": "off", "poor": "poor", "unknown": "not readable"}
-        parts = [f"{k}: {marks.get(v, v)}" for k, v in self.feeds.items()]
+        marks = {"ok": "✓", "unknown": "not readable"}
+        parts = [f"{k} {marks.get(v, v)}" for k, v in self.feeds.items()]
         lines = ["<b>Live feedback</b> · " + " · ".join(parts)]
         now = [self.cue] if self.cue else []
         if self.mirror_faces or self.mirrored:
