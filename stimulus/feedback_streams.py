@@ -116,8 +116,9 @@ class GazeFeed(Feed):
         self.layout = layout
 
     def convert(self, data: np.ndarray, stamps: np.ndarray) -> Chunk:
-        x, y, ok = self.layout.canonical(data).point()
-        return Chunk(stamps, np.column_stack([x, y]), ok)
+        gaze = self.layout.canonical(data)
+        x, y = gaze.point()
+        return Chunk(stamps, np.column_stack([x, y]), gaze.valid() & np.isfinite(x) & np.isfinite(y))
 
 
 class LabelledFeed(Feed):

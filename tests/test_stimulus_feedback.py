@@ -18,7 +18,7 @@ import yaml
 
 from analysis import regions
 from devices.eyetracker import CHANNELS as GAZE_CHANNELS
-from devices.gaze_layouts import SIMULATED, recognise
+from devices.gaze_layouts import recognise
 from devices.metadata import Channel, stream_info
 from stimulus import scenes
 from stimulus.feedback import region_box
@@ -421,22 +421,6 @@ def test_cue_and_bar_are_drawn_where_the_overlay_says(qapp):
     assert high.pixelColor(px, py).green() > high.pixelColor(px, py).red()  # lit green when mirrored
 
 
-def test_simulated_eye_tracker_layout_is_recognised_and_read(unique):
-    from devices.eyetracker import EyeTrackerSource
-
-    source = EyeTrackerSource(name=f"{unique}-sim", source_id=f"{unique}-sim")
-    assert recognise(source.info) is SIMULATED
-    gaze = SIMULATED.canonical(source.generate(300))
-    assert gaze.x.shape == gaze.y.shape == gaze.pupil.shape == gaze.valid.shape == (300, 2)
-    x, y, ok = gaze.point()
-    assert ok.any() and np.all((x[ok] > 0) & (x[ok] < 1))
-    blink = SIMULATED.canonical(np.array([[np.nan] * 6 + [0.0, 0.0]]))
-    assert not blink.point()[2][0]
-    other = stream_info(f"{unique}-gsr", "GSR", [Channel("skin_conductance", "microsiemens", "GSR")], 32.0,
-                        "float32", f"{unique}-gsr")
-    assert recognise(other) is None
-
-
 @pytest.mark.parametrize(("path", "value", "field", "words"), [
     ("attention.cue_style", "glow", "feedback.attention.cue_style", "outline, brighten"),
     ("attention.regions", ["eyes", "nose"], "feedback.attention.regions[1]", "eyes, mouth"),
@@ -513,7 +497,8 @@ def test_simulated_body_looks_beside_the_features_until_cued_then_follows_the_cu
 
     def share_near(samples: np.ndarray) -> dict[str, float]:
         """Share of valid gaze samples within 0.03 (screen) of each kind of point."""
-        x, y, ok = SIMULATED.canonical(samples).point()
+        gaze = recognise(lab.eyetracker.info).canonical(samples)
+        (x, y), ok = gaze.point(), gaze.valid()
         points = {"eyes": face.eyes, "mouth": (face.mouth,), "elsewhere": face.elsewhere}
         return {name: float(np.mean([min(np.hypot(px - a, py - b) for a, b in pts) < 0.03
                                       for px, py in zip(x[ok], y[ok])])) for name, pts in points.items()}
