@@ -15,6 +15,11 @@ Reported, in milliseconds, per feedback kind:
   i.e. Attune's own share (the rest is the device's delivery: a simulated
   device pushes each sample one sample period after its stamp, in chunks).
 
+``--expression prompt`` replaces the simulated webcam's expression stream by
+one that pushes each score the moment it is made, stamped then (as a camera
+pipeline that stamps its result does), to show the bar's latency without the
+simulated webcam's one-frame (33 ms) delivery delay.
+
 Writes docs/img/feedback_latency.png and prints a table for docs/feedback.md.
 On the offscreen platform a swap is the software renderer finishing the
 frame; a real display adds its own lag and refresh quantisation.
@@ -27,6 +32,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +44,12 @@ use_lsl_config()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+import pylsl  # noqa: E402
 import yaml  # noqa: E402
 
 from devices.body import SimulatedBody  # noqa: E402
 from devices.lab import SimulatedLab, load_devices  # noqa: E402
+from devices.webcam import ExpressionSource  # noqa: E402
 from stimulus.participant import SimulatedParticipant  # noqa: E402
 from stimulus.protocol import load_protocol  # noqa: E402
 from stimulus.runner import run_protocol  # noqa: E402
@@ -50,10 +58,33 @@ from stimulus.window import StimulusWindow, ensure_app  # noqa: E402
 BUDGET_MS = 2 * 1000 / 60
 
 
-def protocol_file(folder: Path, trials: int) -> Path:
+PROMPT_NAME = "BenchPromptExpression"
+
+
+class PromptExpression(threading.Thread):
+    """The simulated expression model, each score pushed the moment it is made and stamped then."""
+
+    def __init__(self, source: ExpressionSource) -> None:
+        super().__init__(daemon=True)
+        self.source = source
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        outlet = pylsl.StreamOutlet(self.source.info)
+        period = 1.0 / self.source.rate
+        due = pylsl.local_clock()
+        while not self.stop_event.is_set():
+            due += period
+            self.stop_event.wait(max(0.0, due - pylsl.local_clock()))
+            outlet.push_sample(self.source.generate(1)[0], pylsl.local_clock())
+
+
+def protocol_file(folder: Path, trials: int, prompt: bool) -> Path:
     data = yaml.safe_load((ROOT / "configs/protocols/emotion_training.yaml").read_text(encoding="utf-8"))
     data.update(instructions="", breaks={"between_blocks": False}, blocks=[{"name": "bench", "trials": trials}])
     data["feedback"].update(baseline=4.0)
+    if prompt:
+        data["feedback"]["streams"]["expression"] = f"name='{PROMPT_NAME}'"
     data["training"].update(summary_duration=0.5)
     path = folder / "bench_feedback.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -93,10 +124,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=120)
     parser.add_argument("--speed", type=float, default=2.0)
-    parser.add_argument("--figure", type=Path, default=ROOT / "docs/img/feedback_latency.png")
+    parser.add_argument("--expression", choices=["simulated", "prompt"], default="simulated",
+                        help="the simulated webcam's expression stream, or one that pushes each score at once")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="default docs/img/feedback_latency.png (prompt: feedback_latency_prompt.png)")
     args = parser.parse_args()
+    prompt = args.expression == "prompt"
+    figure = args.figure or ROOT / f"docs/img/feedback_latency{'_prompt' if prompt else ''}.png"
 
     lab = SimulatedLab([c for c in load_devices() if c.kind != "markers"])
+    publisher = None
+    if prompt:  # the body drives the prompt stream's model instead of the webcam's
+        lab.expression = ExpressionSource(name=PROMPT_NAME, source_id="attune-bench-prompt-expression")
+        publisher = PromptExpression(lab.expression)
+        publisher.start()
     lab.start()
     ensure_app()
     window = StimulusWindow()
@@ -112,21 +153,24 @@ def main() -> int:
                     print(f"  trial {n}/{total}", flush=True)
                 done[0] = n
 
-            result = run_protocol(load_protocol(protocol_file(Path(tmp), args.trials)), body,
+            result = run_protocol(load_protocol(protocol_file(Path(tmp), args.trials, prompt)), body,
                                   participant=SimulatedParticipant(), window=window, speed=args.speed,
                                   on_progress=progress,
                                   on_feedback=lambda f, s, r: print(f"  feedback {f}: {s} {r}", flush=True))
     finally:
         window.close()
         lab.stop()
+        if publisher is not None:
+            publisher.stop_event.set()
     latency = result.feedback_latency
     if not latency.get("cue") or not latency.get("bar"):
         print("no cue or bar latencies measured (were the simulated streams found?)", file=sys.stderr)
         return 1
-    plot(latency, args.figure)
+    plot(latency, figure)
     load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else ""
     print(f"\n{dt.date.today()} · {platform.node()} · {platform.python_version()} · Qt "
-          f"{os.environ.get('QT_QPA_PLATFORM')} · {args.trials} trials at speed {args.speed} · {load}")
+          f"{os.environ.get('QT_QPA_PLATFORM')} · {args.trials} trials at speed {args.speed} · "
+          f"expression {args.expression} · {load}")
     print("| feedback | measure | n | median ms | p95 ms | p99 ms | max ms | p99 within 33.3 ms |")
     print("|---|---|---|---|---|---|---|---|")
     for kind in ("cue", "bar"):
@@ -134,7 +178,7 @@ def main() -> int:
             s = stats(latency[key])
             print(f"| {kind} | {label} | {s['n']} | {s['median']:.1f} | {s['p95']:.1f} | {s['p99']:.1f} | "
                   f"{s['max']:.1f} | {'yes' if s['p99'] <= BUDGET_MS else 'no'} |")
-    print(f"figure: {args.figure}")
+    print(f"figure: {figure}")
     return 0
 
 
