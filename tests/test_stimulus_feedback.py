@@ -54,6 +54,18 @@ class Scripted(threading.Thread):
                                                                                "GSR")], 32.0, "float32", f"{tag}-gsr")),
         }
         self.channels = expression_channels
+        self.infos: dict[str, pylsl.StreamInfo] = {}
+
+    def drop(self, kind: str) -> None:
+        """The stream leaves the network (device unplugged, app closed)."""
+        self.stalled.add(kind)
+        self.infos[kind] = self.outlets[kind].get_info()
+        self.outlets[kind] = None
+
+    def restore(self, kind: str) -> None:
+        """The same device comes back: a new outlet with the same name and source_id."""
+        self.outlets[kind] = pylsl.StreamOutlet(self.infos[kind])
+        self.stalled.discard(kind)
 
     def row(self, kind: str) -> list[float]:
         if kind == "gaze":
@@ -71,9 +83,9 @@ class Scripted(threading.Thread):
         sent = dict.fromkeys(self.outlets, 0)
         while not self.stop_event.wait(0.004):
             now = pylsl.local_clock()
-            for kind, outlet in self.outlets.items():
+            for kind, outlet in list(self.outlets.items()):
                 due = int((now - start) * self.rates[kind]) + 1
-                if kind in self.stalled:
+                if kind in self.stalled or outlet is None:
                     sent[kind] = due  # nothing pushed, nothing owed
                     continue
                 for _ in range(sent[kind], due):  # stamped when sent: a value set now is never back-dated
@@ -514,3 +526,25 @@ def test_simulated_body_looks_beside_the_features_until_cued_then_follows_the_cu
     body.send("feedback_mirroring", smile=0.5)
     body.send("protocol_start", task="training")
     assert body.mirroring > gain
+
+
+def test_a_stream_that_drops_off_the_network_and_comes_back_resumes(window, outlets, unique, tmp_path):
+    notices: list[tuple[str, str, str]] = []
+    state = {"faces": 0}
+
+    def react(event: str, fields: dict) -> None:
+        if event == "face_onset":
+            state["faces"] += 1
+            if state["faces"] == 2:
+                outlets.drop("expression")
+        elif event == "feedback_paused" and fields["feed"] == "expression":
+            outlets.restore("expression")  # the inlet finds it again by its source_id
+
+    result = run(training(tmp_path, unique, trials=12), window, Reacting(react), notices=notices)  # time to recover
+    assert_found_all(result)
+    markers = result.markers
+    paused = [m for m in markers if m.event == "feedback_paused" and m.get("feed") == "expression"]
+    resumed = [m for m in markers if m.event == "feedback_resumed" and m.get("feed") == "expression"]
+    assert len(paused) == len(resumed) == 1 and paused[0].timestamp < resumed[0].timestamp
+    assert paused[0].get("reason").startswith("no samples for")
+    assert len(result.trials) == 12
