@@ -26,7 +26,9 @@ def test_a_labrecorder_script_records_through_attune(tmp_path, unique):
     pusher = Pusher(unique)
     pusher.start()
     port = free_port()
-    proc = attune("serve", "--port", str(port), "--root", str(tmp_path / "unused"), "--markers", "off")
+    root = tmp_path / "data"
+    proc = attune("serve", "--port", str(port), "--root", str(tmp_path / "unused"), "--allow-root", str(root),
+                  "--markers", "off")
     try:
         sock = connect(port)
         replies = sock.makefile("r")
@@ -35,7 +37,6 @@ def test_a_labrecorder_script_records_through_attune(tmp_path, unique):
             sock.sendall(line.encode() + b"\n")
             return replies.readline().strip()
 
-        root = tmp_path / "data"
         assert ask("select all") == "OK"
         assert ask(f"filename {{root:{root}}} {{participant:P01}} {{session:pre}} {{task:rating}} {{run:2}} "
                    "{modality:physio}") == "OK"
