@@ -148,7 +148,8 @@ def run_record(args: argparse.Namespace) -> int:
         for predicate in args.require:
             check_predicate(predicate)
         path = output_path(args)
-        found = resolve(args.query, args.wait)
+        print(f"looking for streams ({args.wait:g} s)...", file=sys.stderr, flush=True)
+        found = resolve(args.query, args.wait, stop)
     except (QueryError, NamingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

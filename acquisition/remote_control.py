@@ -130,7 +130,8 @@ class RemoteControl:
 
     def close(self) -> None:
         """Stop listening; a recording in progress is finished properly first."""
-        self.server.shutdown()
+        if self._thread is not None:
+            self.server.shutdown()
         self.server.server_close()
         with self._lock:
             if self.service.recording:
