@@ -262,6 +262,10 @@ class RecordingService:
                 except Exception as exc:
                     log.exception("the marker server did not close cleanly")
                     errors.append(f"the marker server did not close cleanly: {exc}")
+                    try:
+                        server.close_relay()
+                    except Exception:
+                        log.exception("the marker relay did not close")
                 markers = server.stats()  # the counts stay readable after a failed close
             try:
                 rows = recorder.stop()  # always: the footers make the file whole
