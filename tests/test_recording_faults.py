@@ -109,7 +109,7 @@ def test_record_on_a_full_disk_says_so_at_once_and_exits_non_zero(small_disk, un
 def test_serve_status_and_stop_report_a_full_disk(small_disk, unique):
     pusher = WidePusher(unique)
     pusher.start()
-    control = RemoteControl(small_disk, marker_endpoint=None, port=0, wait=0.5)
+    control = RemoteControl(small_disk, marker_endpoint=None, port=0, wait=0.5).start()
     try:
         assert control.execute("filename {template:full.xdf}") == "OK"
         assert control.execute("start") == "OK"

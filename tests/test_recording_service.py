@@ -29,7 +29,7 @@ def busy_endpoint():
 
 
 def test_serve_answers_error_and_records_nothing_when_the_marker_port_is_busy(tmp_path, busy_endpoint):
-    control = RemoteControl(tmp_path, marker_endpoint=busy_endpoint, port=0, wait=0.2)
+    control = RemoteControl(tmp_path, marker_endpoint=busy_endpoint, port=0, wait=0.2).start()
     try:
         assert control.execute("filename {template:busy.xdf}") == "OK"
         reply = control.execute("start")
