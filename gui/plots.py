@@ -17,6 +17,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from acquisition.live import LiveHub, LiveStream, Marker, frame_rate, tonic_level
+from devices.gaze_layouts import GazeLayout, recognise_header
 from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
 LINES_PER_PLOT = 24  # markers drawn per trace; older ones in the window fall back to the log
@@ -34,15 +35,11 @@ def columns(stream: LiveStream, *names: str) -> list[int]:
     return [stream.labels.index(n) for n in names if n in stream.labels]
 
 
-def eye_mean(values: np.ndarray, idx: list[int]) -> np.ndarray:
-    """Mean over the valid eyes; NaN (a gap in the trace) while both are invalid."""
-    if not idx:
-        return np.full(len(values), np.nan)
-    picked = values[:, idx]
-    with np.errstate(invalid="ignore"):
-        counts = np.isfinite(picked).sum(axis=1)
-        sums = np.nansum(picked, axis=1)
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+def gaze_layout(stream: LiveStream) -> GazeLayout | None:
+    """The eye-tracker layout of a live stream (Tobii, Pupil, EyeLink, Gazepoint, Attune), if it has one."""
+    if stream.is_string:
+        return None
+    return recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
 
 
 class MarkerLines:
@@ -280,8 +277,9 @@ class LivePlots(QWidget):
         self.tonic_curve.setData(t[keep] - now, level[keep])
 
     def _draw_gaze(self, now: float) -> None:
-        stream = self.hub.first_of_type("Gaze")
-        if stream is None:
+        stream = self.hub.first_where(lambda s: gaze_layout(s) is not None)
+        layout = gaze_layout(stream) if stream is not None else None
+        if stream is None or layout is None:
             for c in (self.gaze_x, self.gaze_y, self.pupil_l, self.pupil_r):
                 c.setData([], [])
             self.gaze_xy.set_note("no eye tracker stream", self.window)
@@ -293,18 +291,18 @@ class LivePlots(QWidget):
         self.pupil.set_note("", self.window)
         stamps, values = stream.window(self.window, now)
         t = stamps - now
-        x = eye_mean(values, columns(stream, "left_x", "right_x"))
-        y = eye_mean(values, columns(stream, "left_y", "right_y"))
+        gaze = layout.canonical(values)
+        x, y = gaze.point()
         self.gaze_x.setData(t, x, connect="finite")
         self.gaze_y.setData(t, y, connect="finite")
-        lp, rp = columns(stream, "left_pupil"), columns(stream, "right_pupil")
-        self.pupil_l.setData(t, values[:, lp[0]] if lp else np.full(len(t), np.nan), connect="finite")
-        self.pupil_r.setData(t, values[:, rp[0]] if rp else np.full(len(t), np.nan), connect="finite")
+        self.pupil_l.setData(t, gaze.left_pupil, connect="finite")
+        self.pupil_r.setData(t, gaze.right_pupil, connect="finite")
         trail = stamps >= (stamps[-1] - GAZE_TRAIL if len(stamps) else now)
         self.gaze.show_gaze(x[trail], y[trail])
         if len(x):
             valid = np.isfinite(x)
-            self.gaze_info.setText(f"{stream.name}: {100 * valid.mean():.0f} % valid gaze in the window")
+            self.gaze_info.setText(f"{stream.name} ({layout.name} layout): {100 * valid.mean():.0f} % valid gaze "
+                                   f"in the window")
 
     def _draw_webcam(self, now: float) -> None:
         frames = self.hub.first_of_type("VideoFrames")
@@ -327,6 +325,7 @@ class LivePlots(QWidget):
             stamps, values = expression.window(self.window, now)
             t = stamps - now
             smile, valence = columns(expression, "smile"), columns(expression, "valence")
-            self.smile_curve.setData(t, values[:, smile[0] if smile else 0])
+            # no face in view: NaN, drawn as a gap
+            self.smile_curve.setData(t, values[:, smile[0] if smile else 0], connect="finite")
             if valence or expression.channel_count > 1:
-                self.valence_curve.setData(t, values[:, valence[0] if valence else 1])
+                self.valence_curve.setData(t, values[:, valence[0] if valence else 1], connect="finite")

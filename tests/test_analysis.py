@@ -150,6 +150,17 @@ def test_gaze_on_mouth_lands_in_mouth_region(tmp_path):
     assert all(r["dwell_mouth_s"] >= 0.8 and r["dwell_eyes_s"] < 0.1 for r in rows)
 
 
+@pytest.mark.parametrize("layout", ["tobii_pro", "pupil_capture"])
+def test_vendor_gaze_layouts_give_the_same_dwell(tmp_path, layout):
+    path = tmp_path / f"{layout}.xdf"
+    synthesise(path, faces=9, gaze_region="mouth", iti=0.5, gaze_layout=layout)
+    rec = load(path)
+    assert any(layout in note for note in rec.notes), rec.notes
+    rows = table(rec)
+    assert all(r["dwell_mouth_s"] >= 0.8 and r["dwell_eyes_s"] < 0.1 for r in rows)
+    assert all(r["gaze_valid_fraction"] > 0.9 for r in rows)
+
+
 def test_truncated_file_analysed_up_to_its_end(tmp_path):
     path = tmp_path / "sub-03_task-rating.xdf"
     synthesise(path, faces=18, iti=0.5)
