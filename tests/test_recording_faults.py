@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -153,11 +154,24 @@ def test_a_deleted_output_folder_is_recovered_into_a_named_file(tmp_path, unique
     assert_counter_without_garbage(stream)
 
 
-def read_until(proc: subprocess.Popen, text: str) -> str:
-    """Read the process's stderr until a line holds ``text`` (it must come before the process ends)."""
+def read_until(proc: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
+    """Read the process's stderr until a line holds ``text``; fails if it ends or takes too long first."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in iter(proc.stderr.readline, ""):
+            lines.put(line)
+            if text in line:
+                return
+        lines.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
     seen = ""
     while text not in seen:
-        line = proc.stderr.readline()
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no {text!r} within {timeout:g} s: {seen}") from None
         assert line, f"ended without saying {text!r}: {seen}"
         seen += line
     return seen
