@@ -8,6 +8,7 @@ first and a typo is reported instead of recording an empty file.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import pylsl
@@ -77,7 +78,11 @@ def resolve(queries: list[str], wait: float = 1.0, stop: threading.Event | None 
     predicate = combine(queries)
     if stop is not None:
         resolver = pylsl.ContinuousResolver(pred=predicate) if predicate else pylsl.ContinuousResolver()
-        stop.wait(wait)
+        deadline = time.monotonic() + wait
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            # short waits: a signal that lands on one of liblsl's threads is only handled when
+            # the main thread wakes up, so Ctrl-C takes effect within 0.1 s
+            stop.wait(min(0.1, left))
         return resolver.results()
     if predicate is None:
         return pylsl.resolve_streams(wait)

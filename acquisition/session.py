@@ -16,7 +16,7 @@ from typing import TextIO
 
 import pylsl
 
-from acquisition.service import (  # noqa: F401 - format_size is also the panel's
+from acquisition.service import (
     RecordingError,
     RecordingService,
     ServiceStatus,
