@@ -167,9 +167,10 @@ def read_until(proc: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
 
     threading.Thread(target=pump, daemon=True).start()
     seen = ""
+    deadline = time.monotonic() + timeout
     while text not in seen:
         try:
-            line = lines.get(timeout=timeout)
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             raise AssertionError(f"no {text!r} within {timeout:g} s: {seen}") from None
         assert line, f"ended without saying {text!r}: {seen}"
