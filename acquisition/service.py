@@ -187,6 +187,7 @@ class RecordingService:
                 raise RecordingError(f"cannot receive markers on {self.marker_endpoint}: {exc} (another "
                                      "recording running? choose another marker port, or turn markers off)") from None
             self.recorder, self.result, self._required = recorder, None, list(required or [])
+            self._uncollected = False
             self.finished.clear()
             self._watcher = threading.Thread(target=self._watch, args=(recorder,), name="recording-watch",
                                              daemon=True)
