@@ -111,12 +111,14 @@ def load(path: str | Path) -> Recording:
     except XDFError as exc:
         raise AnalysisError(str(exc)) from exc
     if not index.streams:
-        raise AnalysisError(f"{path}: no streams in the file")
+        raise AnalysisError(f"{path}: no readable streams in the file"
+                            + (f"\n{index.summary()}" if index.problems else ""))
     logging.getLogger("pyxdf").setLevel(logging.CRITICAL)  # damage is reported below, by us
     try:
         streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=True, dejitter_timestamps=True)
     except Exception as exc:  # pyxdf raises plain errors on damage it cannot skip
-        raise AnalysisError(f"{path}: cannot be read as XDF: {exc}") from exc
+        detail = f"\n{index.summary()}" if index.problems else ""
+        raise AnalysisError(f"{path}: cannot be read as XDF: {exc}{detail}") from exc
     by_type: dict[str, list[dict]] = {}
     for s in streams:
         by_type.setdefault(s["info"]["type"][0].casefold(), []).append(s)
@@ -140,6 +142,8 @@ def load(path: str | Path) -> Recording:
             rec.notes.append(f"gaze from {rec.gaze.name} read as the {gaze[1]} layout")
     ends = [float(s["time_stamps"][-1]) for s in streams if len(s["time_stamps"])]
     rec.end_time = max(ends) if ends else 0.0
+    if index.problems:
+        rec.notes.append(index.summary())
     if index.truncated:
         rec.notes.append(f"the file is cut off (no end, no footers); analysed up to "
                          f"{rec.end_time - markers[0][0]:.1f} s after the first marker")

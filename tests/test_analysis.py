@@ -133,11 +133,14 @@ def test_expression_follows_the_face(study):
 def test_outputs_and_report(study):
     out, _ = study
     report = (out / "report.md").read_text()
-    for name in ("analysis_rating_curve.png", "analysis_pre_post.png", "analysis_scr_by_emotion.png",
-                 "analysis_dwell_by_region.png", "summary_by_morph.tsv", "summary_by_emotion.tsv",
-                 "sub-07_ses-pre_task-rating_run-1_trials.tsv"):
+    for name in ("fig_psychometric.png", "fig_ambiguous_positive_pct.png", "fig_scr_by_emotion.png",
+                 "fig_dwell_eyes_s.png"):
         assert (out / name).stat().st_size > 0
         assert f"({name})" in report
+    for name in ("summary_by_morph.tsv", "summary_by_emotion.tsv", "measures.tsv",
+                 "sub-07_ses-pre_task-rating_run-1_trials.tsv"):
+        assert (out / name).stat().st_size > 0
+    assert "1 participant(s) (all: 1)" in report and (out / "report.html").stat().st_size > 0
     morph = read_tsv(out / "summary_by_morph.tsv")
     assert {r["phase"] for r in morph} == {"pre", "post"} and len(morph) == 18
 

@@ -16,8 +16,9 @@ import pytest
 import pyxdf
 
 from acquisition.remote_control import RemoteControl
-from acquisition.xdf_writer import XDFWriter, stream_info_xml
+from acquisition.xdf_writer import XDFWriter
 from tests.test_record_cli import attune, load, wait_for_data
+from tests.xdf_samples import stream_info_xml
 
 CHANNELS = 32
 
