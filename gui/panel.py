@@ -397,8 +397,8 @@ class ControlPanel(QMainWindow):
         alarm, notes = [], []
         if snap.state == FAILED:
             alarm.append(f"Recording failed: {snap.error}")
-        if snap.marker_error and snap.active:
-            alarm.append(snap.marker_error)
+        if snap.warning and snap.active:
+            alarm.append(snap.warning)
         if snap.active:
             elapsed = snap.elapsed(now)
             quiet = [row for row in snap.rows
