@@ -34,6 +34,7 @@ from configs import ConfigError
 from devices.body import MarkerFollower, SimulatedBody
 from devices.lab import DEFAULT_DEVICES, DeviceConfig, SimulatedLab, load_devices
 from gui.background import Background
+from gui.feedback_status import FeedbackStatus
 from gui.marker_log import MarkerLog
 from gui.plots import LivePlots
 from gui.recording_job import FAILED, RECORDING, RecordingJob
@@ -123,6 +124,7 @@ class ControlPanel(QMainWindow):
 
         self.streams = StreamsView()
         self.marker_log = MarkerLog(self.hub.markers)
+        self.feedback_status = FeedbackStatus()  # training with live feedback: what the participant gets now
 
         plots_box = QWidget()
         pv = QVBoxLayout(plots_box)
@@ -139,6 +141,7 @@ class ControlPanel(QMainWindow):
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.session)
         lv.addWidget(self.recording)
+        lv.addWidget(self.feedback_status)
         lv.addWidget(self._titled("Markers", self.marker_log), 1)
         left.setMinimumWidth(430)
         left.setMaximumWidth(520)
@@ -380,6 +383,7 @@ class ControlPanel(QMainWindow):
         self.streams.show_rows(self._stream_rows(now))
         for marker in self.hub.markers.after(self._markers_seen):
             self.progress.take(marker)
+            self.feedback_status.take(marker)
         self._markers_seen = self.hub.markers.count
         self.marker_log.refresh()
         snap = self.job.snapshot
@@ -409,8 +413,8 @@ class ControlPanel(QMainWindow):
         alarm, notes = [], []
         if snap.state == FAILED:
             alarm.append(f"Recording failed: {snap.error}")
-        if snap.marker_error and snap.active:
-            alarm.append(snap.marker_error)
+        if snap.warning and snap.active:
+            alarm.append(snap.warning)
         if snap.active:
             elapsed = snap.elapsed(now)
             quiet = [row for row in snap.rows

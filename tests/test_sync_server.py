@@ -415,7 +415,7 @@ def test_a_lone_surrogate_is_refused_with_a_reason_and_blocks_nobody(server, sin
     server.stop()
     stats = server.stats()
     assert stats["stored"] == 2 and stats["sink_errors"] == 0
-    from acquisition.session import marker_report
+    from acquisition.service import marker_report
     assert "1 not_utf8" in marker_report(stats)  # the summary says what was refused, and why
     got = events(sink.load()[f"AttuneMarkers-{unique}"])
     assert [(g["event"], g["seq"]) for g in got] == [("face_onset", 1), ("face_offset", 2)]
@@ -467,7 +467,7 @@ def test_senders_beyond_the_limit_are_refused_with_a_reason(sink, unique):
     assert stats["senders"] == [f"{unique}0", f"{unique}1"]
     assert stats["refused_senders"] == [f"{unique}2", f"{unique}3"] and stats["rejected"]["too_many_senders"] >= 2
     assert sink.streams == 4  # markers and clock of the admitted two, nothing for the rest
-    from acquisition.session import marker_report
+    from acquisition.service import marker_report
     assert f"REFUSED senders (over the limit): {unique}2, {unique}3" in marker_report(stats)
     with pytest.raises(ValueError, match="max_senders"):
         MarkerServer(sink, "tcp://127.0.0.1:*", max_senders=0)
