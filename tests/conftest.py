@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import uuid
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -11,6 +14,8 @@ from configs import use_lsl_config  # noqa: E402
 use_lsl_config()
 
 import pytest  # noqa: E402
+
+from tests.support import free_port  # noqa: E402
 
 
 @pytest.fixture
@@ -25,3 +30,28 @@ def xdf_files(tmp_path_factory) -> dict:
     import xdf_samples
 
     return xdf_samples.all_files(tmp_path_factory.mktemp("xdf_files"), f"x{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 kB tmpfs: a disk that fills up within seconds (Linux, as root)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("a small tmpfs needs Linux and root (mount -t tmpfs)")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def busy_endpoint():
+    """A marker endpoint whose port another program holds."""
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        yield f"tcp://127.0.0.1:{port}"

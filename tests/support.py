@@ -5,6 +5,7 @@ stands alone and a helper has one home.
 """
 from __future__ import annotations
 
+import queue
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from devices.metadata import Channel, stream_info
 from devices.simulated import SampleSource
 
 ROOT = Path(__file__).resolve().parent.parent
+WAIT_MS = 60_000  # Qt polls: generous, since a poll returns as soon as its condition holds
 
 
 def attune(*args: str, **kwargs) -> subprocess.Popen:
@@ -119,3 +121,54 @@ class BadDevice(threading.Thread):
                 if (stamp - start) % 1.0 < 0.5:
                     self.outlet.push_sample([5.0], stamp)
                 n += 1
+
+
+def read_until(proc: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
+    """Read the process's stderr until a line holds ``text``; fails if it ends or takes too long first."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in iter(proc.stderr.readline, ""):
+            lines.put(line)
+            if text in line:
+                return
+        lines.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {text!r} within {timeout:g} s: {seen}") from None
+        assert line, f"ended without saying {text!r}: {seen}"
+        seen += line
+    return seen
+
+
+def devices_yaml(folder: Path, tag: str, markers: bool = False) -> Path:
+    """A lab of simulated devices whose names and ids no other test uses."""
+    path = folder / "devices.yaml"
+    path.write_text(f"""
+eyetracker: {{rate: 300, name: Eye{tag}, source_id: {tag}-eye}}
+gsr: {{rate: 128, name: GSR{tag}, source_id: {tag}-gsr}}
+webcam: {{rate: 30, name: Cam{tag}, source_id: {tag}-cam, expression: true}}
+markers: {{enabled: {str(markers).lower()}, rate: 4, name: Mk{tag}, source_id: {tag}-mk}}
+""")
+    return path
+
+
+def start_devices(qtbot, p) -> None:
+    """Click the panel's device button and wait until every simulated stream is received."""
+    from PyQt6.QtCore import Qt
+
+    from acquisition.live import RECEIVING
+
+    qtbot.mouseClick(p.session.devices_button, Qt.MouseButton.LeftButton)
+    names = [f"Eye{p.tag}", f"GSR{p.tag}", f"Cam{p.tag}", f"Cam{p.tag}Expression"]
+    try:
+        qtbot.waitUntil(lambda: all(p.streams.status_of(n) == RECEIVING for n in names), timeout=WAIT_MS)
+    except Exception:
+        rows = [(r.name, r.status) for r in p.streams.rows]
+        raise AssertionError(f"devices: {p.session.devices_state.text()!r}; streams: {rows}") from None

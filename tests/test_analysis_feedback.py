@@ -19,7 +19,7 @@ from stimulus.protocol import load_protocol
 from stimulus.runner import run_protocol
 from sync.client import MarkerClient
 from sync.server import MarkerServer
-from tests.test_stimulus_feedback import OFF_FACE, Reacting, Scripted, training, window  # noqa: F401
+from tests.feedback_support import OFF_FACE, Reacting, Scripted, feedback_window, training  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,6 @@
 """The control panel, driven through its real widgets on real simulated devices and LSL."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -11,23 +9,12 @@ import pyxdf  # noqa: E402
 from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from acquisition.live import MISSING, RECEIVING  # noqa: E402
+from acquisition.live import MISSING  # noqa: E402
 from gui.panel import ControlPanel  # noqa: E402
 from gui.recording_job import FAILED, RECORDING, STOPPED  # noqa: E402
+from tests.support import devices_yaml, start_devices  # noqa: E402
 
 WAIT_MS = 60_000  # generous: a poll returns as soon as its condition holds, however busy the machine
-
-
-def devices_yaml(folder: Path, tag: str, markers: bool = False) -> Path:
-    """A lab of simulated devices whose names and ids no other test uses."""
-    path = folder / "devices.yaml"
-    path.write_text(f"""
-eyetracker: {{rate: 300, name: Eye{tag}, source_id: {tag}-eye}}
-gsr: {{rate: 128, name: GSR{tag}, source_id: {tag}-gsr}}
-webcam: {{rate: 30, name: Cam{tag}, source_id: {tag}-cam, expression: true}}
-markers: {{enabled: {str(markers).lower()}, rate: 4, name: Mk{tag}, source_id: {tag}-mk}}
-""")
-    return path
 
 
 @pytest.fixture
@@ -62,16 +49,6 @@ def answer_dialog(button_text: str) -> list[str]:
 
     QTimer.singleShot(0, click)
     return asked
-
-
-def start_devices(qtbot, p: ControlPanel) -> None:
-    qtbot.mouseClick(p.session.devices_button, Qt.MouseButton.LeftButton)
-    names = [f"Eye{p.tag}", f"GSR{p.tag}", f"Cam{p.tag}", f"Cam{p.tag}Expression"]
-    try:
-        qtbot.waitUntil(lambda: all(p.streams.status_of(n) == RECEIVING for n in names), timeout=WAIT_MS)
-    except Exception:
-        rows = [(r.name, r.status) for r in p.streams.rows]
-        raise AssertionError(f"devices: {p.session.devices_state.text()!r}; streams: {rows}") from None
 
 
 def type_into(qtbot, edit, text: str) -> None:

@@ -12,9 +12,7 @@ from PyQt6.QtCore import Qt  # noqa: E402
 
 from gui.panel import ControlPanel  # noqa: E402
 from gui.recording_job import FAILED, RECORDING  # noqa: E402
-from tests.test_gui_panel import devices_yaml, start_devices  # noqa: E402
-from tests.test_recording_faults import small_disk as small_disk  # noqa: E402 - the fixture
-from tests.test_recording_service import busy_endpoint as busy_endpoint  # noqa: E402 - the fixture
+from tests.support import devices_yaml, start_devices  # noqa: E402 (small_disk, busy_endpoint: conftest)
 
 
 def make_panel(qtbot, tmp_path, unique, root, endpoint: str) -> ControlPanel:

@@ -11,8 +11,7 @@ import pytest
 import zmq
 
 from stimulus.remote import StimulusControl, request, task_command
-from tests.support import attune, free_port
-from tests.test_recording_faults import read_until
+from tests.support import attune, free_port, read_until
 
 
 def test_start_request_becomes_the_stimulus_command(tmp_path):

@@ -1,42 +1,22 @@
 """Disk and output faults: the file stays the truth (disk full, folder deleted, early Ctrl-C)."""
 from __future__ import annotations
 
-import os
-import queue
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pylsl
-import pytest
 import pyxdf
 
 from acquisition.remote_control import RemoteControl
 from acquisition.xdf_writer import XDFWriter
-from tests.support import attune, wait_for_data
+from tests.support import attune, read_until, wait_for_data
 from tests.support import load_streams as load
 from tests.xdf_samples import stream_info_xml
 
 CHANNELS = 32
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 kB tmpfs: a disk that fills up within seconds (Linux, as root)."""
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("a small tmpfs needs Linux and root (mount -t tmpfs)")
-    folder = tmp_path / "small"
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 class WidePusher(threading.Thread):
@@ -154,30 +134,6 @@ def test_a_deleted_output_folder_is_recovered_into_a_named_file(tmp_path, unique
     assert f"it was saved to {recovered}" in stderr
     (stream,) = load(recovered)
     assert_counter_without_garbage(stream)
-
-
-def read_until(proc: subprocess.Popen, text: str, timeout: float = 60.0) -> str:
-    """Read the process's stderr until a line holds ``text``; fails if it ends or takes too long first."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in iter(proc.stderr.readline, ""):
-            lines.put(line)
-            if text in line:
-                return
-        lines.put("")
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while text not in seen:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise AssertionError(f"no {text!r} within {timeout:g} s: {seen}") from None
-        assert line, f"ended without saying {text!r}: {seen}"
-        seen += line
-    return seen
 
 
 def test_ctrl_c_while_looking_for_streams_ends_cleanly(tmp_path):

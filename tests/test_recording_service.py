@@ -4,10 +4,8 @@
 """
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
-import pytest
 import pyxdf
 
 from acquisition.recorder import Recorder
@@ -15,16 +13,6 @@ from acquisition.remote_control import RemoteControl
 from acquisition.service import RecordingService
 from sync.client import MarkerClient
 from tests.support import Pusher, free_port
-
-
-@pytest.fixture
-def busy_endpoint():
-    """A marker endpoint whose port another program holds."""
-    port = free_port()
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port))
-        holder.listen()
-        yield f"tcp://127.0.0.1:{port}"
 
 
 def test_serve_answers_error_and_records_nothing_when_the_marker_port_is_busy(tmp_path, busy_endpoint):
