@@ -158,16 +158,15 @@ def test_dropout_banner_and_markers_with_task_progress(qtbot, panel):
     assert not any(n.startswith("AttuneMarkerRelay") for n in names)  # the live copy is not recorded twice
 
 
-def test_a_bad_devices_file_is_named_in_the_panel_and_starts_nothing(qtbot, tmp_path, unique):
-    bad = tmp_path / "devices.yaml"
+def test_a_bad_devices_file_is_named_in_the_panel_and_starts_nothing(panel, tmp_path):
+    p = panel
+    bad = tmp_path / "bad" / "devices.yaml"
+    bad.parent.mkdir()
     bad.write_text("gsr:\n  rate: .nan\n")
-    p = ControlPanel(root=tmp_path / "rec", marker_endpoint="tcp://127.0.0.1:*", devices=bad,
-                     protocols=["infant_face_rating"], queries=[f"contains(source_id,'{unique}')"])
-    qtbot.addWidget(p)
+    p.devices_path = bad
     p.session.devices_button.setChecked(True)
     text = p.session.devices_state.text()
     assert "devices.yaml: gsr.rate: must be a finite number" in text, text
     assert str(bad) in p.session.devices_state.toolTip()
     assert not p.session.devices_button.isChecked() and p.session.devices_button.isEnabled()
     assert p.lab is None
-    p.shutdown()
