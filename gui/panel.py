@@ -460,6 +460,7 @@ class ControlPanel(QMainWindow):
             self.task.waitForFinished(3000)
             self.task = None
         self.job.join(3.0)
+        self.hub.stop()  # inlets before outlets: liblsl reports an outlet vanishing under an inlet as an error
         if self.body is not None:
             self.body.stop()
             self.body = None
@@ -467,4 +468,3 @@ class ControlPanel(QMainWindow):
             self.lab.stop()
             self.lab = None
         self.replay.shutdown()
-        self.hub.stop()
