@@ -12,9 +12,7 @@ carry the effects the analysis looks for.
 from __future__ import annotations
 
 import argparse
-import ctypes.util
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from acquisition.naming import SessionFields, bids_path, next_free_run, prepare_
 from acquisition.session import record_session
 from devices.body import SimulatedBody
 from devices.lab import SimulatedLab, load_devices
+from gui.display_check import window_problem
 
 WINDOW_SIZE = (1280, 800)
 
@@ -54,21 +53,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def display_present() -> bool:
-    """A screen to show the control panel on (not the offscreen platform used by tests and CI)."""
-    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
-        return False
-    if sys.platform != "linux":
+    """A screen the control panel can open on; if Qt lacks system libraries for it, say which, and no."""
+    problem = window_problem()
+    if problem is None:
         return True
-    if os.environ.get("WAYLAND_DISPLAY"):
-        return True
-    if not os.environ.get("DISPLAY"):
-        return False
-    # Qt 6.5+ needs libxcb-cursor on X11 and aborts the process without it: say so, run headless.
-    if ctypes.util.find_library("xcb-cursor") is None:
-        print("note: a display is present but libxcb-cursor is missing (Debian/Ubuntu: "
-              "apt install libxcb-cursor0), so the control panel cannot open; running headless")
-        return False
-    return True
+    if problem.packages:  # a screen is there but Qt cannot use it: the user must hear why
+        print(f"note: the control panel cannot open: {problem.reason}. Running the visit headless.")
+    return False
 
 
 def open_panel(args: argparse.Namespace) -> int:
