@@ -141,7 +141,7 @@ def run_visit(args: argparse.Namespace) -> int:
                                       participant=participant, window=window, speed=args.speed)
             finally:
                 watchdog.stop()
-                undelivered = client.close(timeout=5.0)
+                undelivered = client.close(timeout=5.0, warn=False)  # reported below
                 stop.set()
                 recording.join()
             tsv = write_events_tsv(events_path(path), result.markers)
