@@ -597,12 +597,17 @@ class LiveHub:
         return condition(self)
 
 
-def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = 8.0, step: float = 0.25
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Slow moving median of a skin-conductance trace: the tonic level under the SCRs.
+TONIC_WINDOW = 8.0  # seconds: longer than a skin conductance response (1-5 s), shorter than the drift
 
-    Medians over ``step`` bins, then a trailing median over ``window``
-    seconds of bins: responses (1-5 s) barely move it, the drift does.
+
+def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = TONIC_WINDOW, step: float = 0.25
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Centred moving median of a skin-conductance trace: the tonic level under the SCRs.
+
+    Medians over ``step`` bins, then a median over ``window`` seconds of bins
+    centred on each bin: responses (1-5 s) barely move it, the drift does,
+    and it does not lag. The price is stated instead: it ends ``window / 2``
+    seconds before the last sample, because that is when it is known.
     """
     ok = np.isfinite(values)
     stamps, values = stamps[ok], values[ok]
@@ -616,12 +621,9 @@ def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = 8.0, ste
     medians = np.array([np.median(values[a:b]) for a, b in zip(starts, ends)])
     k = max(1, int(round(window / step)))
     if len(medians) < k:
-        trail = np.array([np.median(medians[:i + 1]) for i in range(len(medians))])
-    else:
-        head = np.array([np.median(medians[:i + 1]) for i in range(k - 1)])
-        body = np.median(np.lib.stride_tricks.sliding_window_view(medians, k), axis=1)
-        trail = np.concatenate((head, body))
-    return centres, trail
+        return np.zeros(0), np.zeros(0)
+    level = np.median(np.lib.stride_tricks.sliding_window_view(medians, k), axis=1)
+    return centres[k // 2:k // 2 + len(level)], level
 
 
 def frame_rate(stamps: np.ndarray, bin_seconds: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

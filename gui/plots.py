@@ -14,15 +14,18 @@ import numpy as np
 import pylsl
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from acquisition.live import LiveHub, LiveStream, Marker, frame_rate, tonic_level
+from acquisition.live import TONIC_WINDOW, LiveHub, LiveStream, Marker, frame_rate, tonic_level
 from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
-LINES_PER_PLOT = 24  # markers drawn per trace; older ones in the window fall back to the log
+MAX_LABELS = 40  # marker labels on the GSR plot at most (lines: every marker in the window)
 LABEL_ROWS = 2  # marker labels sit in two staggered rows at the top of the GSR plot
 LABEL_HEIGHTS = (0.93, 0.80)
-LABEL_GAP = 0.14  # a label needs this fraction of the window free to its left
+LABEL_PAD = 6  # pixels kept free between two labels in a row
+SAMPLES_PER_PIXEL = 1.0  # peak downsampling: one min/max pair per pixel column looks the same as all samples
+TONIC_LABEL = f"tonic level ({TONIC_WINDOW:g} s median, known up to {TONIC_WINDOW / 2:g} s ago)"
 TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
 GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
 
@@ -46,46 +49,79 @@ def eye_mean(values: np.ndarray, idx: list[int]) -> np.ndarray:
 
 
 class MarkerLines:
-    """A pool of labelled vertical lines on one plot, reused every frame."""
+    """Every marker in the window as one dashed item, plus (on one plot) labels that never overlap.
+
+    All lines are one curve of vertical segments, so a busy task costs one
+    ``setData`` per frame, not one item per marker. Labels are a pool of
+    text items placed newest first, each to the left of its line, in the
+    first row where it fits; a label with no room is left out (the marker
+    log has it).
+    """
 
     def __init__(self, plot: pg.PlotItem, labels: bool) -> None:
-        self.lines = []
-        pen = pg.mkPen(MARKER, width=1, style=Qt.PenStyle.DashLine)
-        for _ in range(LINES_PER_PLOT):
-            if labels:
-                opts = {"position": LABEL_HEIGHTS[0], "color": MARKER, "anchors": [(0, 0.5), (0, 0.5)],
-                        "fill": pg.mkBrush(255, 255, 255, 210)}
-                line = pg.InfiniteLine(angle=90, movable=False, pen=pen, label="", labelOpts=opts)
-            else:
-                line = pg.InfiniteLine(angle=90, movable=False, pen=pen)
-            line.setVisible(False)
-            line.setZValue(5)
-            plot.addItem(line, ignoreBounds=True)
-            self.lines.append(line)
-        self.labels = labels
-        self.shown: list[tuple[float, str]] = []
+        self.plot = plot
+        self.curve = pg.PlotCurveItem(pen=pg.mkPen(MARKER, width=1, style=Qt.PenStyle.DashLine), connect="pairs")
+        self.curve.setZValue(5)
+        plot.addItem(self.curve, ignoreBounds=True)
+        self.with_labels = labels
+        self.labels: list[pg.TextItem] = []
+        self._widths: dict[str, float] = {}
+        self.placed: list[tuple[float, str, int]] = []  # (x, text, row) of the labels shown, for tests
 
-    def show(self, marks: list[tuple[float, str]], min_gap: float = 0.0) -> None:
-        """Place the lines; a label only where it has room (``min_gap`` x-units from its neighbour)."""
-        marks = marks[-LINES_PER_PLOT:]
-        if marks == self.shown:
-            return
-        last_at = [-1e300] * LABEL_ROWS
-        for i, line in enumerate(self.lines):
-            if i < len(marks):
-                x, text = marks[i]
-                line.setPos(x)
-                if self.labels:
-                    row = next((r for r in range(LABEL_ROWS) if x - last_at[r] >= min_gap), None)
-                    if row is not None:
-                        last_at[row] = x
-                        line.label.setPosition(LABEL_HEIGHTS[row])
-                    line.label.setFormat("" if row is None else text.replace("{", "{{").replace("}", "}}"))
-                    line.label.setVisible(row is not None)
-                line.setVisible(True)
-            elif line.isVisible():
-                line.setVisible(False)
-        self.shown = list(marks)
+    def show(self, xs: np.ndarray, texts: list[str]) -> None:
+        """Draw lines at ``xs`` (sorted) and label them with ``texts`` where there is room."""
+        (x0, x1), (y0, y1) = self.plot.viewRange()
+        if len(xs):
+            span = y1 - y0
+            self.curve.setData(np.repeat(xs, 2), np.tile([y0 - span, y1 + span], len(xs)))
+        elif self.curve.xData is not None and len(self.curve.xData):
+            self.curve.setData([], [])
+        if self.with_labels:
+            self._place_labels(xs, texts, x0, x1, y0, y1)
+
+    def _place_labels(self, xs: np.ndarray, texts: list[str], x0: float, x1: float, y0: float, y1: float) -> None:
+        per_pixel = self.plot.getViewBox().viewPixelSize()[0]
+        free_left = [x1] * LABEL_ROWS  # each row is filled from the right (newest) to the left
+        placed = []
+        for x, text in zip(xs[::-1], texts[::-1]):
+            if len(placed) == MAX_LABELS or x > x1:
+                continue
+            width = (self._width(text) + LABEL_PAD) * per_pixel
+            row = next((r for r in range(LABEL_ROWS) if x <= free_left[r] and x - width >= x0), None)
+            if row is None:
+                continue
+            free_left[row] = x - width
+            placed.append((float(x), text, row))
+        for i, (x, text, row) in enumerate(placed):
+            label = self._label(i)
+            if label.toPlainText() != text:
+                label.setText(text)
+            label.setPos(x, y0 + LABEL_HEIGHTS[row] * (y1 - y0))
+            if not label.isVisible():
+                label.setVisible(True)
+        for label in self.labels[len(placed):]:
+            if label.isVisible():
+                label.setVisible(False)
+        self.placed = placed
+
+    def _label(self, i: int) -> pg.TextItem:
+        while len(self.labels) <= i:
+            label = pg.TextItem("", color=MARKER, anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 210))
+            label.setZValue(6)
+            self.plot.addItem(label, ignoreBounds=True)
+            self.labels.append(label)
+        return self.labels[i]
+
+    def _width(self, text: str) -> float:
+        """Pixel width of a label (measured once per text)."""
+        width = self._widths.get(text)
+        if width is None:
+            probe = self._label(0).textItem
+            margin = 2 * probe.document().documentMargin()
+            width = self._widths[text] = QFontMetricsF(probe.font()).horizontalAdvance(text) + margin
+            if len(self._widths) > 2000:
+                self._widths.clear()
+        return width
 
 
 class TracePlot(pg.PlotWidget):
@@ -113,7 +149,7 @@ class TracePlot(pg.PlotWidget):
         self.note.setZValue(10)
         item.addItem(self.note, ignoreBounds=True)
 
-    def curve(self, name: str, colour: str, width: float = 1.5, legend: bool = False,
+    def curve(self, name: str, colour: str, width: float = 1.0, legend: bool = False,
               legend_at: tuple[int, int] = (4, 2)) -> pg.PlotDataItem:
         if legend and self.legend is None:  # a negative offset counts from the bottom
             self.legend = self.getPlotItem().addLegend(offset=legend_at, labelTextColor=INK, colCount=3,
@@ -121,6 +157,7 @@ class TracePlot(pg.PlotWidget):
         c = self.plot([], [], pen=pg.mkPen(colour, width=width), name=name if legend else None)
         c.setClipToView(True)
         c.setDownsampling(auto=True, method="peak")
+        c.opts["autoDownsampleFactor"] = SAMPLES_PER_PIXEL  # pyqtgraph's default draws 5 per pixel
         c.setSkipFiniteCheck(False)
         self.curves[name] = c
         return c
@@ -185,11 +222,10 @@ class LivePlots(QWidget):
         self.frozen_at: float | None = None
         self._tonic_at = 0.0
         self._tonic = (np.zeros(0), np.zeros(0))
-        self._marks: list[tuple[float, str]] = []
 
         self.gsr = TracePlot("Skin conductance (GSR)", "µS", marker_labels=True)
         self.gsr_curve = self.gsr.curve("GSR", BLUE, legend=True, legend_at=(4, -2))  # labels use the top
-        self.tonic_curve = self.gsr.curve("tonic level", ORANGE, width=2.5, legend=True)
+        self.tonic_curve = self.gsr.curve(TONIC_LABEL, ORANGE, width=2.0, legend=True)
         self.gaze_xy = TracePlot("Gaze position", "screen 0..1")
         self.gaze_x = self.gaze_xy.curve("x", BLUE, legend=True)
         self.gaze_y = self.gaze_xy.curve("y", GREEN, legend=True)
@@ -257,9 +293,11 @@ class LivePlots(QWidget):
     def _markers(self, now: float) -> None:
         # Positions move with time, so they are recomputed each frame (only markers in the window).
         found: list[Marker] = self.hub.markers.between(now - self.window, now + 1.0)
-        self._marks = [(m.stamp - now, m.label) for m in found]
+        xs = np.array([m.stamp - now for m in found])
+        texts = [m.label for m in found]
         for plot in self.traces:
-            plot.markers.show(self._marks, LABEL_GAP * self.window)
+            if plot.isVisible():
+                plot.markers.show(xs, texts)
 
     def _draw_gsr(self, now: float) -> None:
         stream = self.hub.first_of_type("GSR")
@@ -273,7 +311,7 @@ class LivePlots(QWidget):
         self.gsr_curve.setData(stamps - now, values[:, 0])
         if now - self._tonic_at >= TONIC_EVERY or self.paused:
             self._tonic_at = now
-            long_stamps, long_values = stream.window(self.window + 8.0, now)
+            long_stamps, long_values = stream.window(self.window + TONIC_WINDOW, now)
             self._tonic = tonic_level(long_stamps, long_values[:, 0])
         t, level = self._tonic
         keep = t >= now - self.window
