@@ -3,12 +3,15 @@
 Everything is drawn from the hub's ring buffers on the panel's redraw
 timer; no plot ever touches LSL. Time runs along x as seconds before now
 (``-window .. 0``) so the traces scroll and all rows share one axis.
-Curves keep their items and only get ``setData``; pyqtgraph clips to the
-view and peak-downsamples, so a 1200 Hz eye tracker costs the same as a
-slow stream. Markers are a fixed pool of labelled lines per trace, moved
-into place each frame, never created or destroyed while running.
+Curves keep their items and only get ``setData`` with at most one min/max
+pair per pixel column, and each frame decimates only the samples that
+arrived since the last (``PeakHistory``), so a 1200 Hz eye tracker costs
+about what a slow stream costs. All markers in view are one item of dashed
+lines per trace, set each frame like a curve.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pylsl
@@ -24,7 +27,8 @@ MAX_LABELS = 40  # marker labels on the GSR plot at most (lines: every marker in
 LABEL_ROWS = 2  # marker labels sit in two staggered rows at the top of the GSR plot
 LABEL_HEIGHTS = (0.93, 0.80)
 LABEL_PAD = 6  # pixels kept free between two labels in a row
-SAMPLES_PER_PIXEL = 1.0  # peak downsampling: one min/max pair per pixel column looks the same as all samples
+LATE_SECONDS = 1.0  # decimated bins this recent are recomputed each frame (chunks arrive late)
+PAIRS_PER_PIXEL = 1.0  # peak decimation: one min/max pair per pixel column looks the same as every sample
 TONIC_LABEL = f"tonic level ({TONIC_WINDOW:g} s median, known up to {TONIC_WINDOW / 2:g} s ago)"
 TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
 GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
@@ -32,9 +36,29 @@ GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
 pg.setConfigOptions(antialias=False, background="w", foreground=INK)
 
 
+def light_view(view: pg.PlotWidget) -> None:
+    """A plot whose items all change every frame: repaint it whole, keep no item index.
+
+    Qt's default works out the dirty region item by item, asking every item
+    (in Python) for its bounding rectangle several times a frame; a scrolling
+    plot is dirty everywhere anyway.
+    """
+    view.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+    view.scene().setItemIndexMethod(pg.QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
+
+
 def columns(stream: LiveStream, *names: str) -> list[int]:
     """Indices of channels by label, e.g. left_x, right_x (missing labels are skipped)."""
     return [stream.labels.index(n) for n in names if n in stream.labels]
+
+
+def channel(stream: LiveStream, values: np.ndarray, label: str, fallback: int | None = None) -> np.ndarray:
+    """One channel by label (or by position ``fallback``); NaN when the stream has no such channel."""
+    idx = columns(stream, label)
+    col = idx[0] if idx else fallback
+    if col is None or col >= values.shape[1]:
+        return np.full(len(values), np.nan)
+    return values[:, col]
 
 
 def eye_mean(values: np.ndarray, idx: list[int]) -> np.ndarray:
@@ -46,6 +70,51 @@ def eye_mean(values: np.ndarray, idx: list[int]) -> np.ndarray:
         counts = np.isfinite(picked).sum(axis=1)
         sums = np.nansum(picked, axis=1)
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+class PeakHistory:
+    """Peak-decimated signals of one stream, kept from frame to frame.
+
+    Bins are fixed on the clock, so a closed bin never changes: each frame
+    only the samples since the start of the newest (open) bin are read and
+    decimated, whatever the stream's rate and the window's length. ``picks``
+    turn a block of samples into one signal each (a channel, a mean of eyes).
+    """
+
+    def __init__(self, picks: dict[str, Callable[[LiveStream, np.ndarray], np.ndarray]]) -> None:
+        self.picks = picks
+        self._key: tuple | None = None
+        self.t = np.zeros(0)
+        self.low = {name: np.zeros(0) for name in picks}
+        self.high = {name: np.zeros(0) for name in picks}
+
+    def update(self, stream: LiveStream, bin_seconds: float, window: float, now: float) -> None:
+        key = (stream.key, id(stream), bin_seconds, stream.offset)
+        if key != self._key or not len(self.t):
+            self._key = key
+            stamps, values = stream.window(window + bin_seconds, now)
+            kept = np.zeros(len(self.t), dtype=bool)
+        else:  # the open bin, and the last second's bins again: samples may arrive a little late
+            kept = self.t < self.t[-1] - LATE_SECONDS
+            stamps, values = stream.window(now - self.t[~kept][0], now)
+        if len(stamps):
+            bins = np.floor(stamps / bin_seconds)
+            starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
+            self.t = np.concatenate((self.t[kept], bins[starts] * bin_seconds))
+            for name, pick in self.picks.items():
+                signal = pick(stream, values)
+                with np.errstate(invalid="ignore"):
+                    self.low[name] = np.concatenate((self.low[name][kept], np.fmin.reduceat(signal, starts)))
+                    self.high[name] = np.concatenate((self.high[name][kept], np.fmax.reduceat(signal, starts)))
+        old = self.t < now - window - bin_seconds
+        if old.any():
+            self.t = self.t[~old]
+            for name in self.picks:
+                self.low[name], self.high[name] = self.low[name][~old], self.high[name][~old]
+
+    def trace(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(stamps, values) of one signal: a min and a max per bin."""
+        return np.repeat(self.t, 2), np.column_stack((self.low[name], self.high[name])).ravel()
 
 
 class MarkerLines:
@@ -67,17 +136,23 @@ class MarkerLines:
         self.labels: list[pg.TextItem] = []
         self._widths: dict[str, float] = {}
         self.placed: list[tuple[float, str, int]] = []  # (x, text, row) of the labels shown, for tests
+        self._drawn: tuple = ()
 
-    def show(self, xs: np.ndarray, texts: list[str]) -> None:
-        """Draw lines at ``xs`` (sorted) and label them with ``texts`` where there is room."""
+    def show(self, stamps: np.ndarray, texts: list[str], now: float) -> None:
+        """Draw lines at ``stamps`` (sorted; seconds before ``now`` on the plot) and label them where there is room.
+
+        The curve holds the stamps themselves and is shifted by ``-now``: new
+        data only when the markers or the y range change, a move otherwise.
+        """
         (x0, x1), (y0, y1) = self.plot.viewRange()
-        if len(xs):
-            span = y1 - y0
-            self.curve.setData(np.repeat(xs, 2), np.tile([y0 - span, y1 + span], len(xs)))
-        elif self.curve.xData is not None and len(self.curve.xData):
-            self.curve.setData([], [])
+        span = y1 - y0
+        key = (len(stamps), float(stamps[0]) if len(stamps) else 0.0, float(stamps[-1]) if len(stamps) else 0.0, y0, y1)
+        if key != self._drawn:
+            self._drawn = key
+            self.curve.setData(np.repeat(stamps, 2), np.tile([y0 - span, y1 + span], len(stamps)))
+        self.curve.setPos(-now, 0)
         if self.with_labels:
-            self._place_labels(xs, texts, x0, x1, y0, y1)
+            self._place_labels(stamps - now, texts, x0, x1, y0, y1)
 
     def _place_labels(self, xs: np.ndarray, texts: list[str], x0: float, x1: float, y0: float, y1: float) -> None:
         per_pixel = self.plot.getViewBox().viewPixelSize()[0]
@@ -129,20 +204,19 @@ class TracePlot(pg.PlotWidget):
 
     def __init__(self, title: str, unit: str, marker_labels: bool = False) -> None:
         super().__init__()
+        light_view(self)
         self.setMinimumHeight(90)
         item = self.getPlotItem()
         item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>{title}</b></span>")
         item.setLabel("left", unit)
         item.showGrid(x=True, y=True, alpha=0.15)
-        item.setClipToView(True)
-        item.setDownsampling(auto=True, mode="peak")
         item.setMenuEnabled(False)
         item.hideButtons()
         item.getAxis("left").setWidth(52)
         for name in ("left", "bottom"):  # an axis is redrawn from a cached pixmap unless its range moves
             item.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setMouseEnabled(x=False, y=False)
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, pg.PlotCurveItem] = {}
         self.legend = None
         self.markers = MarkerLines(item, marker_labels)
         self.note = pg.TextItem("", color=GREY, anchor=(0.5, 0.5))
@@ -150,15 +224,14 @@ class TracePlot(pg.PlotWidget):
         item.addItem(self.note, ignoreBounds=True)
 
     def curve(self, name: str, colour: str, width: float = 1.0, legend: bool = False,
-              legend_at: tuple[int, int] = (4, 2)) -> pg.PlotDataItem:
+              legend_at: tuple[int, int] = (4, 2)) -> pg.PlotCurveItem:
+        """A bare curve item: the data come decimated and in view (LivePlots.trace), so none of
+        PlotDataItem's per-call processing (clipping, downsampling, symbols) is needed."""
         if legend and self.legend is None:  # a negative offset counts from the bottom
             self.legend = self.getPlotItem().addLegend(offset=legend_at, labelTextColor=INK, colCount=3,
                                                        brush=pg.mkBrush(255, 255, 255, 200))
-        c = self.plot([], [], pen=pg.mkPen(colour, width=width), name=name if legend else None)
-        c.setClipToView(True)
-        c.setDownsampling(auto=True, method="peak")
-        c.opts["autoDownsampleFactor"] = SAMPLES_PER_PIXEL  # pyqtgraph's default draws 5 per pixel
-        c.setSkipFiniteCheck(False)
+        c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), name=name if legend else None)
+        self.getPlotItem().addItem(c)
         self.curves[name] = c
         return c
 
@@ -176,6 +249,7 @@ class GazeView(pg.PlotWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        light_view(self)
         item = self.getPlotItem()
         item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>Gaze on screen</b></span>")
         item.setMenuEnabled(False)
@@ -222,6 +296,15 @@ class LivePlots(QWidget):
         self.frozen_at: float | None = None
         self._tonic_at = 0.0
         self._tonic = (np.zeros(0), np.zeros(0))
+        self._valid_at = 0.0
+        self._fps_top = 0.0
+        self._gsr = PeakHistory({"gsr": lambda s, v: v[:, 0]})
+        self._eyes = PeakHistory({"x": lambda s, v: eye_mean(v, columns(s, "left_x", "right_x")),
+                                  "y": lambda s, v: eye_mean(v, columns(s, "left_y", "right_y")),
+                                  "left": lambda s, v: channel(s, v, "left_pupil"),
+                                  "right": lambda s, v: channel(s, v, "right_pupil")})
+        self._expression = PeakHistory({"smile": lambda s, v: channel(s, v, "smile", 0),
+                                        "valence": lambda s, v: channel(s, v, "valence", 1)})
 
         self.gsr = TracePlot("Skin conductance (GSR)", "µS", marker_labels=True)
         self.gsr_curve = self.gsr.curve("GSR", BLUE, legend=True, legend_at=(4, -2))  # labels use the top
@@ -290,14 +373,24 @@ class LivePlots(QWidget):
         self._draw_webcam(now)
         self.frames += 1
 
+    def bin_seconds(self) -> float:
+        """Decimation bin: the time one pixel column of the plots shows."""
+        return self.window / (max(100.0, self.gsr.getViewBox().width()) * PAIRS_PER_PIXEL)
+
+    def trace(self, curve: pg.PlotCurveItem, history: PeakHistory, name: str, now: float,
+              connect: str = "all") -> None:
+        """Set a curve to one decimated signal, as seconds before ``now``."""
+        t, y = history.trace(name)
+        curve.setData(t - now, y, connect=connect)
+
     def _markers(self, now: float) -> None:
         # Positions move with time, so they are recomputed each frame (only markers in the window).
         found: list[Marker] = self.hub.markers.between(now - self.window, now + 1.0)
-        xs = np.array([m.stamp - now for m in found])
+        stamps = np.array([m.stamp for m in found])
         texts = [m.label for m in found]
         for plot in self.traces:
             if plot.isVisible():
-                plot.markers.show(xs, texts)
+                plot.markers.show(stamps, texts, now)
 
     def _draw_gsr(self, now: float) -> None:
         stream = self.hub.first_of_type("GSR")
@@ -306,9 +399,9 @@ class LivePlots(QWidget):
             self.tonic_curve.setData([], [])
             self.gsr.set_note("no GSR stream", self.window)
             return
-        stamps, values = stream.window(self.window, now)
-        self.gsr.set_note("" if len(stamps) else f"{stream.name}: no data", self.window)
-        self.gsr_curve.setData(stamps - now, values[:, 0])
+        self._gsr.update(stream, self.bin_seconds(), self.window, now)
+        self.gsr.set_note("" if len(self._gsr.t) else f"{stream.name}: no data", self.window)
+        self.trace(self.gsr_curve, self._gsr, "gsr", now)
         if now - self._tonic_at >= TONIC_EVERY or self.paused:
             self._tonic_at = now
             long_stamps, long_values = stream.window(self.window + TONIC_WINDOW, now)
@@ -329,20 +422,18 @@ class LivePlots(QWidget):
             return
         self.gaze_xy.set_note("", self.window)
         self.pupil.set_note("", self.window)
-        stamps, values = stream.window(self.window, now)
-        t = stamps - now
-        x = eye_mean(values, columns(stream, "left_x", "right_x"))
-        y = eye_mean(values, columns(stream, "left_y", "right_y"))
-        self.gaze_x.setData(t, x, connect="finite")
-        self.gaze_y.setData(t, y, connect="finite")
-        lp, rp = columns(stream, "left_pupil"), columns(stream, "right_pupil")
-        self.pupil_l.setData(t, values[:, lp[0]] if lp else np.full(len(t), np.nan), connect="finite")
-        self.pupil_r.setData(t, values[:, rp[0]] if rp else np.full(len(t), np.nan), connect="finite")
-        trail = stamps >= (stamps[-1] - GAZE_TRAIL if len(stamps) else now)
-        self.gaze.show_gaze(x[trail], y[trail])
-        if len(x):
-            valid = np.isfinite(x)
-            self.gaze_info.setText(f"{stream.name}: {100 * valid.mean():.0f} % valid gaze in the window")
+        self._eyes.update(stream, self.bin_seconds(), self.window, now)
+        for curve, name in ((self.gaze_x, "x"), (self.gaze_y, "y"), (self.pupil_l, "left"), (self.pupil_r, "right")):
+            self.trace(curve, self._eyes, name, now, connect="finite")
+        stamps, values = stream.window(GAZE_TRAIL, now)
+        self.gaze.show_gaze(eye_mean(values, columns(stream, "left_x", "right_x")),
+                            eye_mean(values, columns(stream, "left_y", "right_y")))
+        if now - self._valid_at >= TONIC_EVERY or self.paused:  # a share of the window: 2 Hz is plenty
+            self._valid_at = now
+            _, values = stream.window(self.window, now)
+            if len(values):
+                valid = np.isfinite(eye_mean(values, columns(stream, "left_x", "right_x")))
+                self.gaze_info.setText(f"{stream.name}: {100 * valid.mean():.0f} % valid gaze in the window")
 
     def _draw_webcam(self, now: float) -> None:
         frames = self.hub.first_of_type("VideoFrames")
@@ -355,16 +446,16 @@ class LivePlots(QWidget):
             self.fps_curve.setData(t - now, fps)
             self.webcam.set_note("" if len(stamps) else f"{frames.name}: no frames", self.window)
             top = max(frames.nominal_srate * 1.25, float(fps.max()) * 1.1 if len(fps) else 1.0, 1.0)
-            self.webcam.setYRange(0, top, padding=0)
+            if top != self._fps_top:  # a range change re-lays the axis: only when it really changes
+                self._fps_top = top
+                self.webcam.setYRange(0, top, padding=0)
         expression = self.hub.first_of_type("FacialExpression")
         if self.expression.isHidden() != (expression is None) or not self.frames:
             self.expression.setVisible(expression is not None)
             self.webcam.getPlotItem().getAxis("bottom").setStyle(showValues=expression is None)
             self.webcam.setLabel("bottom", "" if expression is not None else "seconds before now")
         if expression is not None:
-            stamps, values = expression.window(self.window, now)
-            t = stamps - now
-            smile, valence = columns(expression, "smile"), columns(expression, "valence")
-            self.smile_curve.setData(t, values[:, smile[0] if smile else 0])
-            if valence or expression.channel_count > 1:
-                self.valence_curve.setData(t, values[:, valence[0] if valence else 1])
+            self._expression.update(expression, self.bin_seconds(), self.window, now)
+            self.trace(self.smile_curve, self._expression, "smile", now)
+            if expression.channel_count > 1:
+                self.trace(self.valence_curve, self._expression, "valence", now)
