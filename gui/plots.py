@@ -25,10 +25,9 @@ from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
 MAX_LABELS = 40  # marker labels on the GSR plot at most (lines: every marker in the window)
 LABEL_ROWS = 2  # marker labels sit in two staggered rows at the top of the GSR plot
-LABEL_HEIGHTS = (0.93, 0.80)
 LABEL_PAD = 6  # pixels kept free between two labels in a row
 LATE_SECONDS = 1.0  # decimated bins this recent are recomputed each frame (chunks arrive late)
-PAIRS_PER_PIXEL = 1.0  # peak decimation: one min/max pair per pixel column looks the same as every sample
+PAIRS_PER_PIXEL = 0.5  # peak decimation: a min/max pair per two pixel columns keeps every peak visible
 TONIC_LABEL = f"tonic level ({TONIC_WINDOW:g} s median, known up to {TONIC_WINDOW / 2:g} s ago)"
 TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
 GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
@@ -112,6 +111,14 @@ class PeakHistory:
             for name in self.picks:
                 self.low[name], self.high[name] = self.low[name][~old], self.high[name][~old]
 
+    def bounds(self, *names: str) -> tuple[float, float]:
+        """Lowest and highest value of these signals in the window (NaN when there are none)."""
+        lows = [self.low[n] for n in names if np.isfinite(self.low[n]).any()]
+        highs = [self.high[n] for n in names if np.isfinite(self.high[n]).any()]
+        if not lows or not highs:
+            return float("nan"), float("nan")
+        return float(min(np.nanmin(v) for v in lows)), float(max(np.nanmax(v) for v in highs))
+
     def trace(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(stamps, values) of one signal: a min and a max per bin."""
         return np.repeat(self.t, 2), np.column_stack((self.low[name], self.high[name])).ravel()
@@ -155,7 +162,8 @@ class MarkerLines:
             self._place_labels(stamps - now, texts, x0, x1, y0, y1)
 
     def _place_labels(self, xs: np.ndarray, texts: list[str], x0: float, x1: float, y0: float, y1: float) -> None:
-        per_pixel = self.plot.getViewBox().viewPixelSize()[0]
+        per_pixel, per_pixel_y = self.plot.getViewBox().viewPixelSize()
+        row_height = self._label(0).textItem.boundingRect().height() + 2  # pixels; rows stack down from the top
         free_left = [x1] * LABEL_ROWS  # each row is filled from the right (newest) to the left
         placed = []
         for x, text in zip(xs[::-1], texts[::-1]):
@@ -171,7 +179,7 @@ class MarkerLines:
             label = self._label(i)
             if label.toPlainText() != text:
                 label.setText(text)
-            label.setPos(x, y0 + LABEL_HEIGHTS[row] * (y1 - y0))
+            label.setPos(x, y1 - (row + 0.5) * row_height * per_pixel_y - 2 * per_pixel_y)
             if not label.isVisible():
                 label.setVisible(True)
         for label in self.labels[len(placed):]:
@@ -235,6 +243,17 @@ class TracePlot(pg.PlotWidget):
         self.curves[name] = c
         return c
 
+    def follow(self, low: float, high: float) -> None:
+        """Keep the y range around [low, high], changing it only when the data leave it or shrink
+        to under half of it: pyqtgraph's autorange moves every frame, and each move redraws the axis."""
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return
+        y0, y1 = self.getPlotItem().viewRange()[1]
+        if y0 <= low and high <= y1 and (high - low) >= 0.5 * (y1 - y0):
+            return
+        pad = max(0.15 * (high - low), 1e-3 * max(abs(high), 1.0))
+        self.setYRange(low - pad, high + pad, padding=0)
+
     def set_note(self, text: str, window: float) -> None:
         """A quiet line in the middle of an empty plot ("no GSR stream")."""
         if self.note.toPlainText() != text:
@@ -267,8 +286,15 @@ class GazeView(pg.PlotWidget):
         item.addItem(screen)
         centre = pg.ScatterPlotItem([0.5], [0.5], symbol="+", size=14, pen=pg.mkPen(GREY), brush=None)
         item.addItem(centre)
-        self.trail = self.plot([], [], pen=pg.mkPen(SKY, width=1.5))
-        self.point = pg.ScatterPlotItem([], [], size=16, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(BLUE))
+        self.trail = pg.PlotCurveItem(pen=pg.mkPen(SKY, width=1.5))
+        item.addItem(self.trail)
+        # a plain item moved each frame (a scatter plot rebuilds itself on every setData)
+        self.point = pg.QtWidgets.QGraphicsEllipseItem(-8, -8, 16, 16)
+        self.point.setFlag(pg.QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.point.setPen(pg.mkPen("w", width=2))
+        self.point.setBrush(pg.mkBrush(BLUE))
+        self.point.setZValue(3)
+        self.point.setVisible(False)
         item.addItem(self.point)
         self.status = pg.TextItem("", color=GREY, anchor=(0.5, 0))
         self.status.setPos(0.5, 1.0)
@@ -277,12 +303,14 @@ class GazeView(pg.PlotWidget):
     def show_gaze(self, x: np.ndarray, y: np.ndarray) -> None:
         ok = np.isfinite(x) & np.isfinite(y)
         self.trail.setData(x[ok], y[ok])
-        if len(x) and ok[-1]:
-            self.point.setData([x[-1]], [y[-1]])
-            self.status.setText("")
-        else:
-            self.point.setData([], [])
-            self.status.setText("no valid gaze (blink or off screen)" if len(x) else "no gaze stream")
+        seen = bool(len(x) and ok[-1])
+        if seen:
+            self.point.setPos(float(x[-1]), float(y[-1]))
+        if self.point.isVisible() != seen:
+            self.point.setVisible(seen)
+        status = "" if seen else "no valid gaze (blink or off screen)" if len(x) else "no gaze stream"
+        if self.status.toPlainText() != status:
+            self.status.setText(status)
 
 
 class LivePlots(QWidget):
@@ -402,6 +430,7 @@ class LivePlots(QWidget):
         self._gsr.update(stream, self.bin_seconds(), self.window, now)
         self.gsr.set_note("" if len(self._gsr.t) else f"{stream.name}: no data", self.window)
         self.trace(self.gsr_curve, self._gsr, "gsr", now)
+        self.gsr.follow(*self._gsr.bounds("gsr"))
         if now - self._tonic_at >= TONIC_EVERY or self.paused:
             self._tonic_at = now
             long_stamps, long_values = stream.window(self.window + TONIC_WINDOW, now)
@@ -425,6 +454,7 @@ class LivePlots(QWidget):
         self._eyes.update(stream, self.bin_seconds(), self.window, now)
         for curve, name in ((self.gaze_x, "x"), (self.gaze_y, "y"), (self.pupil_l, "left"), (self.pupil_r, "right")):
             self.trace(curve, self._eyes, name, now, connect="finite")
+        self.pupil.follow(*self._eyes.bounds("left", "right"))
         stamps, values = stream.window(GAZE_TRAIL, now)
         self.gaze.show_gaze(eye_mean(values, columns(stream, "left_x", "right_x")),
                             eye_mean(values, columns(stream, "left_y", "right_y")))

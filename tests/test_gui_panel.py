@@ -97,7 +97,8 @@ def test_record_from_the_panel(qtbot, panel):
     assert all(later[name] > first[name] for name in first), (first, later)
     assert p.plots.frames > frames  # plots keep drawing while recording
     assert "REC" in p.windowTitle()
-    assert p.plots.gsr_curve.getData()[0] is not None and len(p.plots.gsr_curve.getData()[0]) > 100
+    shown, _ = p.plots.gsr_curve.getData()  # decimated to the plot's pixels: the span is what counts
+    assert shown is not None and len(shown) > 20 and shown[-1] - shown[0] > 1.0
     assert p.banner.isHidden()
 
     qtbot.mouseClick(p.recording.stop_button, Qt.MouseButton.LeftButton)
