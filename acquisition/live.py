@@ -31,6 +31,7 @@ from pylsl.util import TimeoutError as LSLTimeoutError
 
 from acquisition.discovery import StreamKey, check_predicate, combine
 from acquisition.reader import FORMAT_NAMES
+from sync.streams import CLOCK_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -271,8 +272,9 @@ class LiveStream:
                 return
             if self.buffer is not None:
                 self.buffer.append(stamps, values)
-            elif self.direct:
-                self._last_string_stamp = float(stamps[-1])  # its markers reach the log another way
+            elif self.direct or self.type == CLOCK_TYPE:
+                # direct: its markers reach the log another way; clock estimates are no events
+                self._last_string_stamp = float(stamps[-1])
             else:
                 self._last_string_stamp = float(stamps[-1])
                 found = []

@@ -15,7 +15,7 @@ from typing import Any
 
 import pylsl
 from PyQt6.QtCore import QProcess, Qt, QTimer
-from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtGui import QCloseEvent, QGuiApplication
 from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -38,7 +38,7 @@ from gui.plots import LivePlots
 from gui.recording_job import FAILED, RECORDING, RecordingJob
 from gui.recording_panel import RecordingPanel
 from gui.replay_panel import ReplayPanel
-from gui.session_panel import SessionPanel, TaskProgress, local_task
+from gui.session_panel import SessionPanel, TaskProgress, local_task, window_for_one_screen
 from gui.streams_view import StreamsView
 from gui.style import APP_STYLE, BANNER_ALARM, BANNER_OK, BANNER_WARN, format_elapsed
 
@@ -283,10 +283,11 @@ class ControlPanel(QMainWindow):
             self.background.run(lambda: ask_remote(remote, request), answered, "remote-start")
             self._poll_remote = 0
             return
+        note = "running on this computer" + window_for_one_screen(request, len(QGuiApplication.screens()))
         process = local_task(request)
         process.finished.connect(self._task_finished)
         self.task = process
-        self.task_note = "running on this computer"
+        self.task_note = note
         process.start()
 
     def stop_task(self) -> None:
@@ -362,8 +363,10 @@ class ControlPanel(QMainWindow):
         """The 4 Hz refresh: tables, counters, banner, task progress."""
         now = pylsl.local_clock()
         self.streams.show_rows(self._stream_rows(now))
+        replaying = self.replay.path is not None
         for marker in self.hub.markers.after(self._markers_seen):
-            self.progress.take(marker)
+            if not replaying:  # a replayed task's markers are history, not a task running now
+                self.progress.take(marker)
         self._markers_seen = self.hub.markers.count
         self.marker_log.refresh()
         snap = self.job.snapshot

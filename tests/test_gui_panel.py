@@ -112,6 +112,7 @@ def test_record_from_the_panel(qtbot, panel):
     assert len(by_name[f"GSR{p.tag}"]["time_stamps"]) >= shown
     # The next recording goes to run 2: nothing recorded is ever overwritten.
     qtbot.waitUntil(lambda: "run-2" in p.recording.path_label.text(), timeout=2000)
+    assert p.recording.run.text() == "2"  # the field says what the path says
     assert p.recording.start_button.isEnabled()
 
 
@@ -179,3 +180,14 @@ def test_dropout_banner_and_markers_with_task_progress(qtbot, panel):
     events = [v[0] for v in marker_stream["time_series"]]
     assert len(events) == 3 and "protocol_start" in events[0]
     assert not any(n.startswith("AttuneMarkerRelay") for n in names)  # the live copy is not recorded twice
+
+
+def test_a_local_task_opens_in_a_window_when_there_is_one_screen(panel):
+    from gui.session_panel import window_for_one_screen
+
+    p = panel
+    request = p.session.task_request("tcp://127.0.0.1:5556", "")
+    assert request["windowed"] is False  # "in a window" is not ticked
+    assert "one screen" in window_for_one_screen(request, screens=1) and request["windowed"] is True
+    request = p.session.task_request("tcp://127.0.0.1:5556", "")
+    assert window_for_one_screen(request, screens=2) == "" and request["windowed"] is False
