@@ -7,10 +7,13 @@ LabRecorder's way, renamed aside to ``*_oldN``): a recording is never lost.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("attune.naming")  # a renamed file is said out loud, by every caller
 
 BIDS_TEMPLATE = "sub-%p/ses-%s/%m/sub-%p_ses-%s_task-%b[_acq-%a]_run-%r_%m.xdf"
 SAFE_LABEL = re.compile(r"^[A-Za-z0-9]+$")
@@ -91,6 +94,7 @@ def prepare_output(path: str | os.PathLike, on_exists: str = "refuse") -> Path:
         while (aside := path.with_name(f"{path.stem}_old{n}{path.suffix}")).exists():
             n += 1
         path.rename(aside)
+        log.warning("%s already existed: moved it aside to %s (nothing is overwritten)", path, aside.name)
     if not os.access(path.parent, os.W_OK):
         raise NamingError(f"{path.parent}: the output folder is not writable")
     return path

@@ -30,12 +30,13 @@ def test_next_free_run_skips_existing(tmp_path):
     assert next_free_run(tmp_path, fields).run == "2"
 
 
-def test_prepare_output_refuses_or_renames(tmp_path):
+def test_prepare_output_refuses_or_renames(tmp_path, caplog):
     path = tmp_path / "rec.xdf"
     path.write_bytes(b"one")
     with pytest.raises(FileExistsError):
         prepare_output(path)
     prepare_output(path, "rename")
+    assert f"{path} already existed: moved it aside to rec_old1.xdf" in caplog.text  # said, not silent
     (tmp_path / "rec.xdf").write_bytes(b"two")
     prepare_output(path, "rename")
     assert (tmp_path / "rec_old1.xdf").read_bytes() == b"one"

@@ -177,3 +177,14 @@ def test_bad_device_config_names_file_and_field(tmp_path):
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert f"{config}: eyetracker.rate: must be at most 1200" in stderr
+
+
+def test_rename_says_what_was_moved_where(tmp_path, unique):
+    out = tmp_path / "rec.xdf"
+    out.write_bytes(b"an earlier recording")
+    proc = attune("record", "--out", str(out), "--on-exists", "rename", "--duration", "0.5", "--wait", "0.2",
+                  "--markers", "off", "--query", f"name='{unique}-nothing'")
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert f"{out} already existed: moved it aside to rec_old1.xdf" in stderr
+    assert (tmp_path / "rec_old1.xdf").read_bytes() == b"an earlier recording"
