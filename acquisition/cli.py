@@ -14,10 +14,14 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output file")
     out.add_argument("--out", type=Path, help="exact .xdf path (instead of the BIDS fields)")
     out.add_argument("--root", type=Path, default=Path("recordings"), help="folder for BIDS paths")
-    out.add_argument("--participant", "-p", default="P001")
-    out.add_argument("--session", "-s", default="01")
-    out.add_argument("--task", "-b", default="rest")
-    out.add_argument("--run", "-r", default="1")
+    out.add_argument("--participant", "-p", default="P001",
+                     help="participant label, letters and digits (BIDS sub-; template %%p; default P001)")
+    out.add_argument("--session", "-s", default="01",
+                     help="session label, e.g. pre or post (BIDS ses-; template %%s; default 01)")
+    out.add_argument("--task", "-b", default="rest",
+                     help="task label, e.g. rating (BIDS task-; -b and %%b as in LabRecorder, where it is "
+                          "the 'block'; default rest)")
+    out.add_argument("--run", "-r", default="1", help="run number (BIDS run-; template %%r; default 1)")
     out.add_argument("--acq", default="", help="optional acquisition label")
     out.add_argument("--template", default=BIDS_TEMPLATE,
                      help="LabRecorder-style template with %%p %%s %%b %%a %%r %%m")
@@ -62,8 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=run_serve)
 
     streams = subparsers.add_parser("streams", help="list the LSL streams visible from here")
-    streams.add_argument("--query", "-q", action="append", default=[])
-    streams.add_argument("--wait", type=float, default=1.0)
+    streams.add_argument("--query", "-q", action="append", default=[],
+                         help="LSL predicate, e.g. \"type='GSR'\" (repeatable; default: every stream)")
+    streams.add_argument("--wait", type=float, default=1.0,
+                         help="seconds to look for streams (default 1; raise it on a busy network)")
     streams.set_defaults(func=run_streams)
 
 
