@@ -97,7 +97,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_streams(args: argparse.Namespace) -> int:
-    from acquisition.discovery import QueryError, describe, resolve
+    from acquisition.discovery import QueryError, describe, resolve, shared_source_ids, shared_warning
+    from acquisition.player import is_replayed
 
     try:
         found = resolve(args.query, args.wait)
@@ -106,8 +107,11 @@ def run_streams(args: argparse.Namespace) -> int:
         return 2
     if not found:
         print("no streams found")
-    for info in sorted(found, key=lambda i: (i.hostname(), i.name())):
-        print(f"{describe(info)}  source_id={info.source_id()!r}")
+    for info in sorted(found, key=lambda i: (i.hostname(), i.name(), i.source_id())):
+        replay = "  (a replay)" if is_replayed(info.source_id()) else ""
+        print(f"{describe(info)}  source_id={info.source_id()!r}{replay}")
+    for key, infos in shared_source_ids(found).items():
+        print(f"warning: {shared_warning(key, infos)}", file=sys.stderr)
     return 0
 
 
@@ -120,7 +124,14 @@ def install_stop_signals(stop: threading.Event) -> None:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from acquisition.discovery import QueryError, check_predicate, missing_required, resolve
+    from acquisition.discovery import (
+        QueryError,
+        check_predicate,
+        missing_required,
+        resolve,
+        shared_source_ids,
+        shared_warning,
+    )
     from acquisition.session import record_session
 
     try:
@@ -130,6 +141,8 @@ def run_record(args: argparse.Namespace) -> int:
     except QueryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for key, infos in shared_source_ids(found).items():
+        print(f"warning: {shared_warning(key, infos)}", file=sys.stderr)
     missing = missing_required(found, args.require)
     if missing:
         names = ", ".join(missing)

@@ -117,9 +117,13 @@ def test_replay_rerecorded_equals_original(original, tmp_path):
         error = (sb["time_stamps"] - tb) - (sa["time_stamps"] - ta)
         assert np.max(np.abs(error)) < 1e-3, f"{name}: timing differs by {np.max(np.abs(error)) * 1e3:.3f} ms"
         ia, ib = sa["info"], sb["info"]
-        for key in ("name", "type", "channel_count", "channel_format", "nominal_srate", "source_id"):
+        for key in ("name", "type", "channel_count", "channel_format", "nominal_srate"):
             assert ia[key] == ib[key], (name, key)
-        assert ia["desc"] == ib["desc"], name
+        # told apart from the live source, with the original kept beside the file it came from
+        assert ib["source_id"] == [ia["source_id"][0] + "@replay"], name
+        replay = ib["desc"][0].pop("replay")
+        assert replay == [{"file": [path.name], "source_id": ia["source_id"]}], name
+        assert (ia["desc"][0] or {}) == (ib["desc"][0] or {}), name
 
 
 def test_speed_and_start(original, tmp_path):
