@@ -484,7 +484,9 @@ class LiveHub:
 
     def _ensure_puller(self, stream: LiveStream) -> None:
         with self._lock:
-            if stream.feed != "inlet":
+            # a direct stream is our own marker server's LSL echo: its markers come to us first-hand,
+            # and an inlet on it would only see its outlet close (an liblsl error) at every stop
+            if stream.feed != "inlet" or stream.direct:
                 return
             puller = self._pullers.get(stream.key)
             if puller is not None and puller.is_alive():
@@ -565,6 +567,8 @@ class LiveHub:
             streams = list(self.streams.values())
         rows = []
         for s in sorted(streams, key=lambda s: (s.type.lower(), s.name.lower(), s.hostname)):
+            if s.direct:
+                continue  # our own marker echo, not a source (its markers are in the marker log)
             since = None if s.last_receive is None else now - s.last_receive
             required = any(self._satisfies(s, p) for p in self.required)
             rows.append(StreamRow(s.key, s.name, s.type, s.hostname, s.channel_count, s.nominal_srate,

@@ -31,11 +31,11 @@ class MarkerLog(QTableWidget):
         self.setWordWrap(False)
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        for column in (1, 2, 3):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the rest; full text in the tooltip
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         self.setColumnWidth(1, 110)
-        self.setColumnWidth(2, 220)
         self.setColumnWidth(3, 150)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
@@ -64,7 +64,7 @@ class MarkerLog(QTableWidget):
                 item.setToolTip(text)
                 self.setItem(start + i, c, item)
                 widest[c] = max(widest[c], metrics.horizontalAdvance(text[:MAX_COLUMN_CHARS]) + CELL_PADDING)
-        for c in (1, 2, 3):  # columns grow to their longest text (a scroll bar beats a cut-off name)
+        for c in (1, 3):  # event and stream grow to their longest text: a name is never cut off
             if widest[c] > self.columnWidth(c):
                 self.setColumnWidth(c, widest[c])
         excess = self.rowCount() - MAX_ROWS
