@@ -11,12 +11,12 @@ lines per trace, set each frame like a curve.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import pylsl
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -83,9 +83,23 @@ class PeakHistory:
     def __init__(self, picks: dict[str, Callable[[LiveStream, np.ndarray], np.ndarray]]) -> None:
         self.picks = picks
         self._key: tuple | None = None
+        self._due: tuple | None = None
         self.t = np.zeros(0)
         self.low = {name: np.zeros(0) for name in picks}
         self.high = {name: np.zeros(0) for name in picks}
+
+    def update_if_due(self, stream: LiveStream, bin_seconds: float, window: float, now: float) -> bool:
+        """Update once per bin of the clock (or when the stream or the bins change); True if it did.
+
+        Between two updates a plot only moves its curves along: the newest
+        samples appear at the latest one bin late (one pixel column's time).
+        """
+        due = (math.floor(now / bin_seconds), stream.key, id(stream), bin_seconds, stream.offset)
+        if due == self._due and len(self.t):
+            return False
+        self._due = due
+        self.update(stream, bin_seconds, window, now)
+        return True
 
     def update(self, stream: LiveStream, bin_seconds: float, window: float, now: float) -> None:
         key = (stream.key, id(stream), bin_seconds, stream.offset)
@@ -136,7 +150,9 @@ class MarkerLines:
 
     def __init__(self, plot: pg.PlotItem, labels: bool) -> None:
         self.plot = plot
-        self.curve = pg.PlotCurveItem(pen=pg.mkPen(MARKER, width=1, style=Qt.PenStyle.DashLine), connect="pairs")
+        colour = pg.mkColor(MARKER)
+        colour.setAlpha(170)  # solid and light: a dash pattern costs the painter a stroke per dash
+        self.curve = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="pairs")
         self.curve.setZValue(5)
         plot.addItem(self.curve, ignoreBounds=True)
         self.with_labels = labels
@@ -405,11 +421,20 @@ class LivePlots(QWidget):
         """Decimation bin: the time one pixel column of the plots shows."""
         return self.window / (max(100.0, self.gsr.getViewBox().width()) * PAIRS_PER_PIXEL)
 
-    def trace(self, curve: pg.PlotCurveItem, history: PeakHistory, name: str, now: float,
-              connect: str = "all") -> None:
-        """Set a curve to one decimated signal, as seconds before ``now``."""
-        t, y = history.trace(name)
-        curve.setData(t - now, y, connect=connect)
+    def follow(self, history: PeakHistory, stream: LiveStream, now: float,
+               curves: list[tuple[pg.PlotCurveItem, str]], connect: str = "all") -> bool:
+        """Keep curves on a stream's decimated signals: new data once per bin, otherwise only moved.
+
+        Curves hold the stamps themselves and are shifted by ``-now`` (seconds
+        before now on the axis), so a frame without a new bin costs a move.
+        """
+        fresh = history.update_if_due(stream, self.bin_seconds(), self.window, now)
+        for curve, name in curves:
+            if fresh:
+                t, y = history.trace(name)
+                curve.setData(t, y, connect=connect)
+            curve.setPos(-now, 0)
+        return fresh
 
     def _markers(self, now: float) -> None:
         # Positions move with time, so they are recomputed each frame (only markers in the window).
@@ -427,17 +452,15 @@ class LivePlots(QWidget):
             self.tonic_curve.setData([], [])
             self.gsr.set_note("no GSR stream", self.window)
             return
-        self._gsr.update(stream, self.bin_seconds(), self.window, now)
-        self.gsr.set_note("" if len(self._gsr.t) else f"{stream.name}: no data", self.window)
-        self.trace(self.gsr_curve, self._gsr, "gsr", now)
-        self.gsr.follow(*self._gsr.bounds("gsr"))
+        if self.follow(self._gsr, stream, now, [(self.gsr_curve, "gsr")]):
+            self.gsr.set_note("" if len(self._gsr.t) else f"{stream.name}: no data", self.window)
+            self.gsr.follow(*self._gsr.bounds("gsr"))
         if now - self._tonic_at >= TONIC_EVERY or self.paused:
             self._tonic_at = now
             long_stamps, long_values = stream.window(self.window + TONIC_WINDOW, now)
             self._tonic = tonic_level(long_stamps, long_values[:, 0])
-        t, level = self._tonic
-        keep = t >= now - self.window
-        self.tonic_curve.setData(t[keep] - now, level[keep])
+            self.tonic_curve.setData(*self._tonic)
+        self.tonic_curve.setPos(-now, 0)
 
     def _draw_gaze(self, now: float) -> None:
         stream = self.hub.first_of_type("Gaze")
@@ -451,10 +474,9 @@ class LivePlots(QWidget):
             return
         self.gaze_xy.set_note("", self.window)
         self.pupil.set_note("", self.window)
-        self._eyes.update(stream, self.bin_seconds(), self.window, now)
-        for curve, name in ((self.gaze_x, "x"), (self.gaze_y, "y"), (self.pupil_l, "left"), (self.pupil_r, "right")):
-            self.trace(curve, self._eyes, name, now, connect="finite")
-        self.pupil.follow(*self._eyes.bounds("left", "right"))
+        curves = [(self.gaze_x, "x"), (self.gaze_y, "y"), (self.pupil_l, "left"), (self.pupil_r, "right")]
+        if self.follow(self._eyes, stream, now, curves, connect="finite"):
+            self.pupil.follow(*self._eyes.bounds("left", "right"))
         stamps, values = stream.window(GAZE_TRAIL, now)
         self.gaze.show_gaze(eye_mean(values, columns(stream, "left_x", "right_x")),
                             eye_mean(values, columns(stream, "left_y", "right_y")))
@@ -485,7 +507,6 @@ class LivePlots(QWidget):
             self.webcam.getPlotItem().getAxis("bottom").setStyle(showValues=expression is None)
             self.webcam.setLabel("bottom", "" if expression is not None else "seconds before now")
         if expression is not None:
-            self._expression.update(expression, self.bin_seconds(), self.window, now)
-            self.trace(self.smile_curve, self._expression, "smile", now)
-            if expression.channel_count > 1:
-                self.trace(self.valence_curve, self._expression, "valence", now)
+            curves = [(self.smile_curve, "smile")] + ([(self.valence_curve, "valence")]
+                                                      if expression.channel_count > 1 else [])
+            self.follow(self._expression, expression, now, curves)
