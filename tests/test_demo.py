@@ -19,6 +19,7 @@ def test_demo_records_pre_training_post_with_markers_and_events(tmp_path):
     stdout, stderr = proc.communicate(timeout=240)
     assert proc.returncode == 0, stderr[-3000:]
     assert "mean rating by morph level" in stdout
+    assert "INFO|" not in stderr and "broke off" not in stderr, stderr[-3000:]  # a normal run looks normal
 
     files = sorted(tmp_path.rglob("*.xdf"))
     assert [f.parent.parent.name for f in files] == ["ses-post", "ses-pre", "ses-training"]
