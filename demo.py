@@ -42,13 +42,17 @@ PHASES = (Phase("pre", "infant_face_rating", "rating"),
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="a simulated study visit: rating, training, rating again; all recorded")
-    demo.add_argument("--root", type=Path, default=Path("recordings"), help="where recordings go")
+    demo.add_argument("--root", type=Path, default=None,
+                      help="where recordings go (default recordings, or cohort_recordings with --cohort)")
     demo.add_argument("--participant", default="demo")
     demo.add_argument("--speed", type=float, default=4.0,
                       help="run the tasks this many times faster than a real session (default 4)")
     demo.add_argument("--markers", default="tcp://127.0.0.1:5556", help="marker bus endpoint")
     demo.add_argument("--headless", action="store_true",
                       help="run the visit without the control panel even when a display is present")
+    demo.add_argument("--cohort", type=int, metavar="N",
+                      help="instead: N simulated participants in two groups (high / low risk), each visit "
+                           "recorded at real task speed without waiting in real time, plus participants.tsv")
     demo.set_defaults(func=run)
 
 
@@ -80,11 +84,30 @@ def events_path(recording: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cohort is not None:
+        return run_cohort(args)
+    args.root = args.root or Path("recordings")
     if not args.headless and display_present():
         return open_panel(args)
     # nobody sits at a simulated visit's stimulus window: draw it off screen (and never need a display)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     return run_visit(args)
+
+
+def run_cohort(args: argparse.Namespace) -> int:
+    """A simulated cohort for the group analysis and the BIDS export (analysis.simulated_cohort)."""
+    from analysis.simulated_cohort import simulate_cohort
+
+    root = args.root or Path("cohort_recordings")
+    try:
+        paths = simulate_cohort(root, args.cohort, progress=lambda text: print(text, flush=True))
+    except (ValueError, FileExistsError, OSError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"{len(paths)} recordings of {args.cohort} participants in {root} (groups in {root / 'participants.tsv'})")
+    print(f"next: python main.py analyze {root} --out cohort_analysis")
+    print(f"      python main.py export-bids {root} --out cohort_bids")
+    return 0
 
 
 def run_visit(args: argparse.Namespace) -> int:

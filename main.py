@@ -4,6 +4,10 @@
     python main.py simulate    publish simulated devices on LSL
     python main.py streams     list LSL streams
     python main.py record      record streams into one XDF file
+    python main.py replay      re-publish an XDF file on LSL
+    python main.py repair      a readable copy of a crashed or damaged XDF file
+    python main.py analyze     cohort analysis: statistics, figures, report
+    python main.py export-bids recordings as a BIDS dataset
 
 LSL discovery stays on this machine unless ``--lsl-config`` names a lab
 config: the loopback config is set before pylsl is first imported.
@@ -29,6 +33,8 @@ def lsl_config_argument(argv: list[str]) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     import acquisition.cli
     import acquisition.player_cli
+    import acquisition.repair_cli
+    import analysis.bids
     import analysis.cli
     import demo
     import devices.cli
@@ -43,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(sub)
     for module in (devices.cli, acquisition.cli, sync.cli, stimulus.cli, gui.cli,
-                   acquisition.player_cli, analysis.cli):
+                   acquisition.player_cli, acquisition.repair_cli, analysis.cli, analysis.bids):
         module.register(sub)
     return parser
 

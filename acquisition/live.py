@@ -31,6 +31,8 @@ from pylsl.util import TimeoutError as LSLTimeoutError
 
 from acquisition.discovery import StreamKey, check_predicate, combine
 from acquisition.reader import FORMAT_NAMES
+from devices.check import check_window, failures
+from devices.gaze_layouts import recognise_header
 from sync.streams import CLOCK_TYPE
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ PULL_INTERVAL = 1 / 50  # a live puller wakes 50 times a second
 OFFSET_INTERVAL = 5.0
 RETRY_AFTER = 2.0
 FORGET_LOST = 120.0  # a lost stream stays listed (red) this long
+CHECK_WINDOW = 10.0  # seconds of each stream the panel's device check looks at
+CHECK_MIN = 3.0  # seconds of data before a stream is judged
 HANDOVER_DEDUP = 10.0  # seconds after a feed change during which older stamps are dropped
 
 # Status of a stream, as the streams table shows it.
@@ -324,6 +328,24 @@ class StreamRow:
     seconds_since_data: float | None
     required: bool
     detail: str = ""
+    check: str = ""  # the device check on the recent buffer: "" (not judged yet), "ok" or "FAIL: ..."
+
+
+def live_check(stream: LiveStream, now: float) -> str:
+    """The device check (devices.check) on the last CHECK_WINDOW seconds this stream delivered.
+
+    "" until there are CHECK_MIN seconds of data (or for irregular and string
+    streams), "ok" when every row passes, "FAIL: <failed rows>" otherwise.
+    """
+    if stream.buffer is None or stream.nominal_srate <= 0 or stream.last_receive is None:
+        return ""
+    stamps, values = stream.window(CHECK_WINDOW, now)
+    if len(stamps) < 2 or stamps[-1] - stamps[0] < CHECK_MIN:
+        return ""
+    layout = recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
+    rows = check_window(stamps, values if layout is not None else None, stream.nominal_srate, layout)
+    failed = failures(rows)
+    return f"FAIL: {failed}" if failed else "ok"
 
 
 def stall_threshold(nominal_srate: float) -> float:
@@ -573,7 +595,7 @@ class LiveHub:
             required = any(self._satisfies(s, p) for p in self.required)
             rows.append(StreamRow(s.key, s.name, s.type, s.hostname, s.channel_count, s.nominal_srate,
                                   s.meter.rate(now), s.samples, stream_status(s, now), since, required,
-                                  s.error or ""))
+                                  s.error or "", live_check(s, now)))
         for predicate in self.missing:
             rows.append(StreamRow(None, predicate, "", "", 0, 0.0, 0.0, 0, MISSING, None, True,
                                   "required; no stream on the network matches"))
@@ -581,9 +603,13 @@ class LiveHub:
 
     def first_of_type(self, type_: str) -> LiveStream | None:
         """The stream the plots show for a type: a receiving one first, then by name."""
+        return self.first_where(lambda s: s.type.lower() == type_.lower())
+
+    def first_where(self, accept: Callable[[LiveStream], bool]) -> LiveStream | None:
+        """The accepted stream the plots show: a receiving one first, then by name."""
         now = pylsl.local_clock()
         with self._lock:
-            candidates = [s for s in self.streams.values() if s.type.lower() == type_.lower()]
+            candidates = [s for s in self.streams.values() if accept(s)]
         if not candidates:
             return None
         order = {RECEIVING: 0, WAITING: 1, STALLED: 2, LOST: 3}

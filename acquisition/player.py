@@ -59,8 +59,13 @@ def is_replayed(source_id: str) -> bool:
     return source_id.endswith(REPLAY_SUFFIX)
 
 
-def stream_info_from_header(header_xml: str, replay_of: str | None = None) -> pylsl.StreamInfo:
+def stream_info_from_header(header_xml: str, speed: float = 1.0, replay_of: str | None = None) -> pylsl.StreamInfo:
     """An LSL StreamInfo with the stored header's identity fields and a copy of its ``desc``.
+
+    The nominal rate is the stored one times ``speed``: a replay at x4 of a
+    100 Hz stream delivers 400 samples per second of the replay clock, and a
+    recorder of the replay (and pyxdf reading that recording) should see the
+    rate it measures. Irregular streams (rate 0) stay irregular.
 
     With ``replay_of`` (the file's name) it is marked as a replay: its source_id
     gets REPLAY_SUFFIX and ``desc`` a ``replay`` element naming the file and the
@@ -74,7 +79,7 @@ def stream_info_from_header(header_xml: str, replay_of: str | None = None) -> py
 
     source_id = text("source_id")
     info = pylsl.StreamInfo(text("name"), text("type"), int(text("channel_count", "1")),
-                            float(text("nominal_srate", "0")), text("channel_format", "float32"),
+                            float(text("nominal_srate", "0")) * speed, text("channel_format", "float32"),
                             replay_source_id(source_id) if replay_of is not None and source_id else source_id)
     desc = root.find("desc")
     if desc is not None:
@@ -104,34 +109,29 @@ class _Lane:
         self.t0 = t0
         self.outlet: pylsl.StreamOutlet | None = None
         self.is_string = stream.channel_format == "string"
-        # session time of each chunk's first sample (NaN: implicit, decode to know)
-        first = np.asarray(stream.first_stamps, dtype=float)
-        self.chunk_starts = first + stream.clock_offset(first) - t0
+        # session time of each chunk's first sample (the index resolved implicit first stamps)
+        self.chunk_starts = (stream.first_stamps_synced() - t0).tolist()
         self.cursor = 0
-        self.previous_stamp = 0.0
         self.pending: deque[tuple[np.ndarray, object]] = deque()  # (session times, values)
         self.decoded_until = -np.inf
         self.skip_before = -np.inf
         self.pushed = 0
 
     def seek(self, position: float) -> None:
-        starts = np.nan_to_num(self.chunk_starts, nan=-np.inf)
-        self.cursor = max(0, bisect_right(starts.tolist(), position) - 1)
+        self.cursor = max(0, bisect_right(self.chunk_starts, position) - 1)
         self.pending.clear()
         self.decoded_until = -np.inf
         self.skip_before = position
-        self.previous_stamp = 0.0
 
     def fill(self, reader: ChunkReader, horizon: float) -> None:
         """Decode chunks until the samples ahead reach ``horizon`` (session seconds)."""
         s = self.stream
         while self.decoded_until < horizon and self.cursor < s.chunk_count:
-            stamps, values = reader.decode(s, self.cursor, self.previous_stamp)
+            stamps, values = reader.decode(s, self.cursor)
+            times = stamps + s.clock_offset(stamps, self.cursor) - self.t0
             self.cursor += 1
             if len(stamps) == 0:
                 continue
-            self.previous_stamp = float(stamps[-1])
-            times = stamps + s.clock_offset(stamps) - self.t0
             keep = times >= self.skip_before
             if not keep.all():
                 idx = np.nonzero(keep)[0]
@@ -186,10 +186,10 @@ class Player:
             if unknown:
                 known = ", ".join(f"{s.name} ({s.type})" for s in self.index.streams.values())
                 raise ValueError(f"{self.path}: no stream named or typed {', '.join(map(repr, unknown))}; "
-                                 f"the file has: {known or 'no streams'}")
+                                 f"the file has: {known or 'no streams'}{self._problems()}")
         chosen = [s for s in chosen if s.chunk_count]
         if not chosen:
-            raise XDFError(f"{self.path}: no samples to replay in the selected streams")
+            raise XDFError(f"{self.path}: no samples to replay in the selected streams{self._problems()}")
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._quit = threading.Event()
@@ -198,9 +198,9 @@ class Player:
         self._reader = ChunkReader(self.path)
         t_first, t_last = [], []
         for s in chosen:
-            first, last = self._reader.first_stamp(s), self._reader.last_stamp(s)
-            t_first.append(first + float(s.clock_offset(np.array([first]))[0]))
-            t_last.append(last + float(s.clock_offset(np.array([last]))[0]))
+            first, last = s.first_stamps[0], s.last_stamp
+            t_first.append(first + float(s.clock_offset(np.array([first]), 0)[0]))
+            t_last.append(last + float(s.clock_offset(np.array([last]), s.chunk_count - 1)[0]))
         self.t0 = min(t_first)
         self._duration = max(t_last) - self.t0
         self._lanes = [_Lane(s, self.t0) for s in chosen]
@@ -263,10 +263,14 @@ class Player:
 
     # -- control -------------------------------------------------------------
     def open(self) -> None:
-        """Create the outlets so consumers can connect before the first sample."""
+        """Create the outlets so consumers can connect before the first sample.
+
+        They declare the nominal rate at the speed set now (see
+        ``stream_info_from_header``); a later speed change does not re-declare it.
+        """
         for lane in self._lanes:
             if lane.outlet is None:
-                info = stream_info_from_header(lane.stream.header_xml, replay_of=self.path.name)
+                info = stream_info_from_header(lane.stream.header_xml, self._speed, replay_of=self.path.name)
                 lane.outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
 
     def play(self) -> None:
@@ -322,6 +326,10 @@ class Player:
                                              + (pylsl.local_clock() - self._anchor_clock) * self._speed)
             self._state = STOPPED
 
+    def has_consumers(self) -> bool:
+        """True while any outlet has a connected inlet (a viewer or recorder)."""
+        return any(lane.outlet is not None and lane.outlet.have_consumers() for lane in self._lanes)
+
     def close(self) -> None:
         """Stop and withdraw the outlets from the network."""
         self.stop()
@@ -336,6 +344,10 @@ class Player:
         self.close()
 
     # -- internals -----------------------------------------------------------
+    def _problems(self) -> str:
+        """What the reader skipped, appended to an error (a stream may be missing because of it)."""
+        return ("\n" + self.index.summary()) if self.index.problems else ""
+
     def _clamp(self, seconds: float) -> float:
         return min(max(0.0, float(seconds)), self._duration)
 

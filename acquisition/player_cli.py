@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--lead-in", type=float, default=1.0, metavar="SECONDS",
                      help="publish the outlets this long before the first sample, so viewers and "
                           "recorders can connect (default 1)")
+    rep.add_argument("--linger", type=float, default=2.0, metavar="SECONDS",
+                     help="keep the outlets this long after the last sample (ending early when no "
+                          "consumer is connected), so recorders receive the tail (default 2)")
     rep.set_defaults(func=run_replay)
 
 
@@ -62,9 +65,7 @@ def run_replay(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    if player.index.truncated:
-        print(f"warning: {args.file} ends inside a chunk; replaying up to its last whole chunk",
-              file=sys.stderr)
+    warn_about_damage(player.index)
     for s in player.streams:
         rate = f"{s.nominal_srate:g} Hz" if s.nominal_srate > 0 else "irregular"
         print(f"publishing {s.name} ({s.type}, {s.channel_count} ch {s.channel_format}, {rate})",
@@ -75,6 +76,7 @@ def run_replay(args: argparse.Namespace) -> int:
             return 0
         player.play()
         show_progress(player, stop, sys.stderr)
+        linger(player, stop, args.linger)
     finally:
         player.close()
     if player.error:
@@ -83,6 +85,28 @@ def run_replay(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{name}: {n}" for name, n in player.pushed().items())
     print(f"replayed {clock_text(player.position)} of {args.file.name} ({counts})", file=sys.stderr)
     return 0
+
+
+def warn_about_damage(index) -> None:
+    """Say on stderr what the reader skipped, naming the file and each damaged part."""
+    if index.problems:
+        print(f"warning: {index.summary()}", file=sys.stderr)
+    if index.truncated:
+        print(f"warning: {index.path} ends inside a chunk (cut off); read up to its last whole chunk",
+              file=sys.stderr)
+
+
+def linger(player, stop: threading.Event, seconds: float) -> None:
+    """After the last sample, keep the outlets while consumers are connected, up to ``seconds``.
+
+    LSL delivers a chunk to an inlet after the push returns; withdrawing the
+    outlet at once can cut the tail off a recording of the replay.
+    """
+    if player.state != "finished":
+        return
+    deadline = time.monotonic() + max(0.0, seconds)
+    while time.monotonic() < deadline and player.has_consumers() and not stop.wait(0.05):
+        pass
 
 
 def show_progress(player, stop: threading.Event, out: TextIO) -> None:

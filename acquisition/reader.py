@@ -25,7 +25,7 @@ from pylsl.util import LostError
 from pylsl.util import TimeoutError as LSLTimeoutError
 
 from acquisition.discovery import StreamKey
-from acquisition.xdf_writer import NUMERIC_FORMATS
+from acquisition.xdf_format import NUMERIC_FORMATS
 
 log = logging.getLogger(__name__)
 

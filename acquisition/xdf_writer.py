@@ -1,8 +1,4 @@
-"""The XDF 1.0 writer: the one module in Attune that knows the byte format.
-
-Layout (little-endian): ``XDF:`` then chunks of [varlen length][uint16 tag]
-[body], where length counts the tag and body. Tags: 1 FileHeader,
-2 StreamHeader, 3 Samples, 4 ClockOffset, 5 Boundary, 6 StreamFooter.
+"""The XDF 1.0 writer (the byte format itself lives in ``acquisition.xdf_format``).
 
 Crash safety is built into how bytes reach the disk: chunks are encoded
 whole into a memory buffer and written with a single ``os.write`` per
@@ -12,7 +8,6 @@ behind; the caller flushes at least every second. Footers are written by
 """
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import struct
 import threading
@@ -20,56 +15,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
 
-MAGIC = b"XDF:"
-TAG_FILE_HEADER = 1
-TAG_STREAM_HEADER = 2
-TAG_SAMPLES = 3
-TAG_CLOCK_OFFSET = 4
-TAG_BOUNDARY = 5
-TAG_STREAM_FOOTER = 6
-BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
-
-#: LSL channel formats and their little-endian numpy equivalents.
-NUMERIC_FORMATS: dict[str, str] = {
-    "float32": "<f4",
-    "double64": "<f8",
-    "int8": "<i1",
-    "int16": "<i2",
-    "int32": "<i4",
-    "int64": "<i8",
-}
-CHANNEL_FORMATS = (*NUMERIC_FORMATS, "string")
-
-
-def varlen(n: int) -> bytes:
-    """XDF variable-length integer: a byte giving the width (1, 4 or 8), then the value."""
-    if n < 256:
-        return struct.pack("<BB", 1, n)
-    if n < 2**32:
-        return struct.pack("<BI", 4, n)
-    return struct.pack("<BQ", 8, n)
-
-
-def chunk(tag: int, body: bytes) -> bytes:
-    """One whole chunk: length (tag + body), tag, body."""
-    return varlen(len(body) + 2) + struct.pack("<H", tag) + body
-
-
-def file_header_chunk(when: _dt.datetime | None = None) -> bytes:
-    when = when or _dt.datetime.now(_dt.timezone.utc).astimezone()
-    xml = (
-        '<?xml version="1.0"?><info><version>1.0</version>'
-        f"<datetime>{when.isoformat(timespec='seconds')}</datetime></info>"
-    )
-    return chunk(TAG_FILE_HEADER, xml.encode())
-
-
-def stream_header_chunk(stream_id: int, info_xml: str) -> bytes:
-    return chunk(TAG_STREAM_HEADER, struct.pack("<I", stream_id) + info_xml.encode("utf-8"))
+from acquisition.xdf_format import (
+    CHANNEL_FORMATS,
+    MAGIC,
+    NUMERIC_FORMATS,
+    TAG_SAMPLES,
+    boundary_chunk,
+    chunk,
+    clock_offset_chunk,
+    file_header_chunk,
+    measured_srate,
+    stream_footer_chunk,
+    stream_header_chunk,
+    varlen,
+)
 
 
 def numeric_samples_parts(stream_id: int, fmt: str, stamps: np.ndarray, values: np.ndarray
@@ -112,14 +74,6 @@ def string_samples_chunk(stream_id: int, stamps: Sequence[float], values: Sequen
     return chunk(TAG_SAMPLES, b"".join(parts))
 
 
-def clock_offset_chunk(stream_id: int, collection_time: float, offset: float) -> bytes:
-    return chunk(TAG_CLOCK_OFFSET, struct.pack("<Idd", stream_id, collection_time, offset))
-
-
-def boundary_chunk() -> bytes:
-    return chunk(TAG_BOUNDARY, BOUNDARY_UUID)
-
-
 @dataclass
 class StreamStats:
     """What the footer of one stream reports; also read for progress lines."""
@@ -133,26 +87,13 @@ class StreamStats:
 
     @property
     def measured_srate(self) -> float:
-        if self.sample_count < 2 or self.last_timestamp == self.first_timestamp:
-            return 0.0
-        return (self.sample_count - 1) / (self.last_timestamp - self.first_timestamp)
+        return measured_srate(self.first_timestamp, self.last_timestamp, self.sample_count)
 
-
-def stream_footer_chunk(stream_id: int, stats: StreamStats) -> bytes:
-    offsets = "".join(
-        f"<offset><time>{t!r}</time><value>{v!r}</value></offset>" for t, v in stats.clock_offsets
-    )
-    first = stats.first_timestamp if stats.first_timestamp is not None else 0.0
-    last = stats.last_timestamp if stats.last_timestamp is not None else 0.0
-    xml = (
-        '<?xml version="1.0"?><info>'
-        f"<first_timestamp>{first!r}</first_timestamp>"
-        f"<last_timestamp>{last!r}</last_timestamp>"
-        f"<sample_count>{stats.sample_count}</sample_count>"
-        f"<measured_srate>{stats.measured_srate!r}</measured_srate>"
-        f"<clock_offsets>{offsets}</clock_offsets></info>"
-    )
-    return chunk(TAG_STREAM_FOOTER, struct.pack("<I", stream_id) + xml.encode())
+    def footer_chunk(self, stream_id: int) -> bytes:
+        first = self.first_timestamp if self.first_timestamp is not None else 0.0
+        last = self.last_timestamp if self.last_timestamp is not None else 0.0
+        return stream_footer_chunk(stream_id, first, last, self.sample_count, self.measured_srate,
+                                   self.clock_offsets)
 
 
 class XDFWriter:
@@ -256,29 +197,9 @@ class XDFWriter:
                 return
             self._buffer += boundary_chunk()
             for stream_id, stats in self._streams.items():
-                self._buffer += stream_footer_chunk(stream_id, stats)
+                self._buffer += stats.footer_chunk(stream_id)
         self.flush(sync=True)
         with self._lock:
             self.closed = True
             os.close(self._fd)
 
-
-def stream_info_xml(name: str, type_: str, channel_count: int, nominal_srate: float, fmt: str,
-                    source_id: str = "", channels: Sequence[dict] | None = None) -> str:
-    """Stream header XML for a stream that does not come from LSL (e.g. ZeroMQ markers)."""
-    desc = ""
-    if channels:
-        items = "".join(
-            "<channel>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in ch.items()) + "</channel>"
-            for ch in channels
-        )
-        desc = f"<channels>{items}</channels>"
-    return (
-        '<?xml version="1.0"?><info>'
-        f"<name>{escape(name)}</name><type>{escape(type_)}</type>"
-        f"<channel_count>{channel_count}</channel_count>"
-        f"<nominal_srate>{nominal_srate!r}</nominal_srate>"
-        f"<channel_format>{fmt}</channel_format>"
-        f"<source_id>{escape(source_id)}</source_id>"
-        f"<created_at>0</created_at><desc>{desc}</desc></info>"
-    )

@@ -1,128 +1,193 @@
-"""The report's figures as PNG files (matplotlib, no display needed)."""
+"""The report's figures as PNG files (matplotlib, no display needed).
+
+Every figure: one panel per group; each participant a thin line; the group
+mean as a thick line or marker with its 95 % confidence interval (t
+distribution over participants) as error bars; the y axis at full scale (or
+from 0 for measures without a fixed top); n in every legend; the same colours
+for before (blue) and after (vermilion) training throughout (Okabe-Ito,
+readable with colour-blindness). Each figure carries its caption, which says
+what the error bars are.
+"""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
-PHASE_STYLE = {"pre": ("#1f77b4", "before training"), "training": ("#2ca02c", "during training"),
-               "post": ("#d62728", "after training"),
-               "": ("#444444", "all recordings")}
+from analysis import stats  # noqa: E402
+from analysis.cohort import BY_KEY, PHASES, by_participant  # noqa: E402
+
+COLOURS = {"pre": "#0072B2", "post": "#D55E00"}
+NAMES = {"pre": "before training", "post": "after training"}
 EMOTIONS = ("sad", "neutral", "happy")
-REGIONS = (("dwell_face_mean_s", "whole face"), ("dwell_eyes_mean_s", "eyes"), ("dwell_mouth_mean_s", "mouth"))
+ERRORBARS = "Error bars: 95 % confidence interval of the group mean (t distribution over participants)."
 
 
-def _ok(v) -> bool:
-    return isinstance(v, (int, float)) and not math.isnan(v)
+def _n_text(n: int) -> str:
+    return f"n = {n}"
 
 
-def _phases(rows: list[dict]) -> list[str]:
-    present = {r["phase"] for r in rows}
-    return [p for p in ("pre", "training", "post", "") if p in present]
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
-def _pool(rows: list[dict], key: str, value: str) -> dict[tuple, list[float]]:
-    """Values of ``value`` pooled over participants by (phase, key)."""
-    out: dict[tuple, list[float]] = defaultdict(list)
-    for r in rows:
-        if _ok(r[value]):
-            out[(r["phase"], r[key])].append(r[value])
-    return out
+def _panels(n: int, height: float, per_panel: float):
+    """A row of one panel per group (at least one), wide enough for its caption."""
+    n = max(1, n)
+    return plt.subplots(1, n, figsize=(max(7.0, per_panel * n), height), sharey=True, squeeze=False)
 
 
-def _mean_sem(values: list[float]) -> tuple[float, float]:
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return m, 0.0
-    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1) / len(values))
+def _caption(fig, text: str, smallest_n: int | None = None) -> None:
+    """The caption under the panels; it says what the error bars are (and when there are none)."""
+    if smallest_n is not None and smallest_n < 2:
+        text += " With fewer than 2 participants a group has no interval."
+    width = fig.get_size_inches()[0]
+    lines = textwrap.wrap(text, width=int(width * 15))
+    fig.text(0.01, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=8, color="#333333")
+    fig._caption_inches = 0.16 * len(lines) + 0.1  # read by _save to keep the panels clear of it
 
 
-def rating_curve(morph_rows: list[dict], path: Path) -> Path:
-    """Mean rating and reaction time by morph level, one line per phase."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
-    for phase in _phases(morph_rows):
-        colour, label = PHASE_STYLE[phase]
-        for ax, value in ((ax1, "rating_mean"), (ax2, "rt_mean_s")):
-            pooled = _pool([r for r in morph_rows if r["phase"] == phase], "morph", value)
-            levels = sorted(m for _, m in pooled)
-            stats = [_mean_sem(pooled[(phase, m)]) for m in levels]
-            ax.errorbar(levels, [s[0] for s in stats], yerr=[s[1] for s in stats], marker="o",
-                        color=colour, label=label, capsize=3)
-    ax1.axhline(50, color="#999999", lw=0.8, ls="--")
-    ax1.set(xlabel="face morph level (-1 sad … 0 neutral … +1 happy)", ylabel="rating (0 very sad – 100 very happy)",
-            title="Rating by morph level (mean ± SEM over participants)", ylim=(0, 100))
-    ax2.set(xlabel="face morph level (-1 sad … 0 neutral … +1 happy)", ylabel="reaction time (s)",
-            title="Reaction time by morph level")
-    ax1.legend(loc="upper left")
-    return _save(fig, path)
+def _no_data(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} to show\n(see the report's exclusions)", ha="center", va="center",
+            transform=ax.transAxes, color="#666666")
+    ax.set(xticks=[], yticks=[])
 
 
-def pre_post(shift_rows: list[dict], path: Path) -> Path:
-    """Ambiguous-face rating per participant, before vs after training."""
-    fig, ax = plt.subplots(figsize=(5, 4.2))
-    pairs = [r for r in shift_rows if _ok(r["pre"]) and _ok(r["post"])]
-    for r in pairs:
-        ax.plot([0, 1], [r["pre"], r["post"]], marker="o", color="#777777", alpha=0.7)
-    if pairs:
-        pre = [r["pre"] for r in pairs]
-        post = [r["post"] for r in pairs]
-        ax.plot([0, 1], [sum(pre) / len(pre), sum(post) / len(post)], marker="s", lw=3, color="#d62728",
-                label=f"mean of {len(pairs)} participant(s)")
-        ax.legend(loc="best")
+def _errorbar(ax, x, values, colour, label, offset=0.0, marker="o") -> None:
+    m, lo, hi = stats.mean_ci(values)
+    if math.isnan(m):
+        return
+    err = None if math.isnan(lo) else [[m - lo], [hi - m]]
+    ax.errorbar([x + offset], [m], yerr=err, color=colour, marker=marker, ms=8, lw=2.5, capsize=5, label=label,
+                zorder=5)
+
+
+def _top(values: list[float]) -> float:
+    good = [v for v in values if not math.isnan(v)]
+    return max(good) * 1.15 if good and max(good) > 0 else 1.0
+
+
+def pre_post(table: list[dict], measure: str, path: Path) -> tuple[Path, str]:
+    """One measure before vs after training: participants as thin lines, group means with 95 % CI."""
+    m = BY_KEY[measure]
+    groups = by_participant(table, measure)
+    fig, axes = _panels(len(groups), 4.8, 4.2)
+    everything = [v for people in groups.values() for ph in people.values() for v in ph.values()]
+    if not groups:
+        _no_data(axes[0][0], m.label)
+    for ax, (group, people) in zip(axes[0], groups.items()):
+        paired = [(v["pre"], v["post"]) for v in people.values() if "pre" in v and "post" in v]
+        for pre, post in paired:
+            ax.plot([0, 1], [pre, post], color="#999999", lw=0.8, alpha=0.8, zorder=1)
+        ax.plot([], [], color="#999999", lw=0.8, label=f"participants ({_n_text(len(paired))})")
+        for x, phase in enumerate(PHASES):
+            vals = [v[phase] for v in people.values() if phase in v]
+            _errorbar(ax, x, vals, COLOURS[phase], f"mean {NAMES[phase]} ({_n_text(len(vals))})")
+        means = [stats.mean_ci([v[p] for v in people.values() if p in v])[0] for p in PHASES]
+        ax.plot([0, 1], means, color="#222222", lw=1.5, zorder=4)
+        ax.set(xticks=[0, 1], xticklabels=[NAMES[p] for p in PHASES], xlim=(-0.4, 1.4), title=f"group: {group}")
+        ax.legend(loc="best", fontsize=8)
+    ax0 = axes[0][0]
+    ax0.set_ylabel(f"{m.label}\n({m.unit})")
+    if m.scale is not None:
+        ax0.set_ylim(*m.scale)
     else:
-        ax.text(0.5, 50, "no participant has both a\nbefore and an after recording", ha="center", va="center")
-    ax.axhline(50, color="#999999", lw=0.8, ls="--")
-    ax.set(xticks=[0, 1], xticklabels=["before training", "after training"], xlim=(-0.3, 1.3),
-           ylabel="mean rating of ambiguous faces (0-100)", title="Ambiguous faces (|morph| ≤ 0.25)")
-    return _save(fig, path)
+        ax0.set_ylim(0, _top(everything))
+    if m.key in ("ambiguous_rating",):
+        for ax in axes[0]:
+            ax.axhline(50, color="#bbbbbb", lw=0.8, ls="--")
+    if m.key == "pse":
+        for ax in axes[0]:
+            ax.axhline(0, color="#bbbbbb", lw=0.8, ls="--")
+    caption = (f"{_sentence(m.label)} before and after training, per group. Thin grey lines: individual "
+               f"participants; coloured markers: group means. {ERRORBARS}")
+    fig.suptitle(_sentence(m.label))
+    _caption(fig, caption, min((len(people) for people in groups.values()), default=None))
+    return _save(fig, path), caption
 
 
-def _grouped_bars(ax, emotion_rows: list[dict], categories, value_of, phases) -> None:
-    width = 0.8 / max(1, len(phases))
-    for i, phase in enumerate(phases):
-        colour, label = PHASE_STYLE[phase]
-        means, errs = [], []
-        for cat in categories:
-            vals = [v for v in (value_of(r, cat) for r in emotion_rows if r["phase"] == phase) if _ok(v)]
-            m, e = _mean_sem(vals) if vals else (math.nan, 0.0)
-            means.append(m)
-            errs.append(e)
-        xs = [j + (i - (len(phases) - 1) / 2) * width for j in range(len(categories))]
-        ax.bar(xs, means, width, yerr=errs, color=colour, alpha=0.85, label=label, capsize=3)
+def psychometric(trial_rows: list[dict], path: Path) -> tuple[Path, str]:
+    """Rating by morph level: participants' mean curves as thin lines, group mean with 95 % CI."""
+    curves: dict[tuple, dict[float, list[float]]] = {}
+    for r in trial_rows:
+        if r["phase"] not in PHASES or r["morph"] == "" or r["rating"] == "":
+            continue
+        key = (r["group"], r["participant"], r["phase"])
+        curves.setdefault(key, {}).setdefault(float(r["morph"]), []).append(float(r["rating"]))
+    groups = sorted({k[0] for k in curves})
+    fig, axes = _panels(len(groups), 5.0, 5.2)
+    if not groups:
+        _no_data(axes[0][0], "ratings")
+    for ax, group in zip(axes[0], groups):
+        for phase, offset in zip(PHASES, (-0.012, 0.012)):
+            people = {k[1]: v for k, v in curves.items() if k[0] == group and k[2] == phase}
+            levels = sorted({m for v in people.values() for m in v})
+            for per_level in people.values():
+                xs = sorted(per_level)
+                ax.plot(xs, [np.mean(per_level[x]) for x in xs], color=COLOURS[phase], lw=0.6, alpha=0.35)
+            for i, level in enumerate(levels):
+                vals = [float(np.mean(v[level])) for v in people.values() if level in v]
+                _errorbar(ax, level, vals, COLOURS[phase],
+                          f"{NAMES[phase]}: mean ({_n_text(len(people))})" if i == 0 else None, offset=offset)
+            means = [stats.mean_ci([np.mean(v[lv]) for v in people.values() if lv in v])[0] for lv in levels]
+            ax.plot(np.array(levels) + offset, means, color=COLOURS[phase], lw=2)
+        ax.axhline(50, color="#bbbbbb", lw=0.8, ls="--")
+        ax.axvline(0, color="#bbbbbb", lw=0.8, ls="--")
+        ax.set(xlim=(-1.1, 1.1), ylim=(0, 100), title=f"group: {group}",
+               xlabel="face morph level (-1 sad … 0 neutral … +1 happy)")
+        ax.legend(loc="upper left", fontsize=8)
+    axes[0][0].set_ylabel("rating (0 very sad – 100 very happy)")
+    caption = ("Rating by morph level, per group. Thin lines: each participant's mean rating per level; thick "
+               f"lines and markers: group means. {ERRORBARS}")
+    fig.suptitle("Psychometric function: rating by morph level")
+    _caption(fig, caption, min((len({k[1] for k in curves if k[0] == g}) for g in groups), default=None))
+    return _save(fig, path), caption
 
 
-def scr_by_emotion(emotion_rows: list[dict], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    cats = [e for e in EMOTIONS if any(r["emotion"] == e for r in emotion_rows)]
-    _grouped_bars(ax, emotion_rows, cats,
-                  lambda r, c: r["scr_amplitude_mean_us"] if r["emotion"] == c else math.nan, _phases(emotion_rows))
-    ax.set(xticks=range(len(cats)), xticklabels=cats, xlabel="emotion of the face",
-           ylabel="SCR amplitude (µS, 0 = no response)", title="Skin conductance response, 1-4 s after face onset")
-    ax.legend(loc="best")
-    return _save(fig, path)
-
-
-def dwell_by_region(emotion_rows: list[dict], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    phases = _phases(emotion_rows)
-
-    def value(r: dict, region: str) -> float:
-        return r[region]
-
-    _grouped_bars(ax, emotion_rows, [k for k, _ in REGIONS], value, phases)
-    ax.set(xticks=range(len(REGIONS)), xticklabels=[label for _, label in REGIONS], xlabel="region of the face",
-           ylabel="fixation dwell time per face (s)", title="Where the face was looked at (I-VT fixations)")
-    ax.legend(loc="best")
-    return _save(fig, path)
+def scr_by_emotion(table: list[dict], path: Path) -> tuple[Path, str]:
+    """SCR amplitude per face emotion, before and after, per group: participants as dots, means with 95 % CI."""
+    keys = {e: f"scr_{e}_us" for e in EMOTIONS}
+    per = {e: by_participant(table, k) for e, k in keys.items()}
+    groups = sorted({g for d in per.values() for g in d})
+    fig, axes = _panels(len(groups), 4.8, 5.2)
+    if not groups:
+        _no_data(axes[0][0], "SCR scores")
+    everything = []
+    rng = np.random.default_rng(0)
+    for ax, group in zip(axes[0], groups):
+        for phase, offset in zip(PHASES, (-0.17, 0.17)):
+            n_people = 0
+            for x, emotion in enumerate(EMOTIONS):
+                people = per[emotion].get(group, {})
+                vals = [v[phase] for v in people.values() if phase in v]
+                n_people = max(n_people, len(vals))
+                everything += vals
+                ax.scatter(x + offset + rng.uniform(-0.05, 0.05, len(vals)), vals, s=10, color=COLOURS[phase],
+                           alpha=0.35, zorder=2)
+                _errorbar(ax, x, vals, COLOURS[phase], None, offset=offset, marker="s")
+            ax.errorbar([], [], yerr=[], color=COLOURS[phase], marker="s", label=f"{NAMES[phase]} "
+                        f"({_n_text(n_people)})")
+        ax.set(xticks=range(len(EMOTIONS)), xticklabels=EMOTIONS, xlabel="emotion of the face",
+               title=f"group: {group}")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[0][0].set_ylabel("SCR amplitude (µS; 0 = no response)")
+    axes[0][0].set_ylim(0, _top(everything))
+    caption = ("Skin conductance response by face emotion (onset 1-4 s after the face, window closed at the "
+               "next face). Small dots: participants' means; squares: group means. " + ERRORBARS)
+    fig.suptitle("Skin conductance response by emotion")
+    _caption(fig, caption, min((len(per[e].get(g, {})) for g in groups for e in EMOTIONS), default=None))
+    return _save(fig, path), caption
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    bottom = getattr(fig, "_caption_inches", 0.5) / fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

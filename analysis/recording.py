@@ -5,7 +5,10 @@ chunks) and dejitters regular streams; the whole file is read into memory,
 which analysis needs anyway. Before that, the reading-side index
 (acquisition.xdf_index) says whether the file is XDF at all and whether it
 was cut off, so the messages can name what is wrong. Streams are found by
-type: "Markers" (JSON task events), "GSR"/"EDA", "Gaze", "FacialExpression".
+type: "Markers" (JSON task events), "GSR"/"EDA", "FacialExpression"; gaze is
+any stream whose channels match a known eye-tracker layout (Tobii, Pupil Labs,
+EyeLink, Gazepoint, Attune: configs/gaze_layouts.yaml), mapped to Attune's
+canonical columns so the rest of the analysis reads every tracker alike.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import numpy as np
 import pyxdf
 
 from acquisition.xdf_index import XDFError, build_index
+from devices.gaze_layouts import CANONICAL_LABELS, recognise_header
 
 
 class AnalysisError(ValueError):
@@ -69,6 +73,24 @@ def _signal(stream: dict) -> Signal:
                   np.asarray(stream["time_series"], dtype=float), _labels(info))
 
 
+def _gaze(streams: list[dict]) -> tuple[Signal, str] | None:
+    """The longest stream with a known gaze layout, in canonical columns, and its layout's name."""
+    found = []
+    for s in streams:
+        info = s["info"]
+        if info["channel_format"][0] == "string" or not len(s["time_stamps"]):
+            continue
+        layout = recognise_header(info["name"][0], info["type"][0], int(info["channel_count"][0]), _labels(info))
+        if layout is not None:
+            found.append((s, layout))
+    if not found:
+        return None
+    stream, layout = max(found, key=lambda pair: len(pair[0]["time_stamps"]))
+    values = layout.canonical(np.asarray(stream["time_series"], dtype=float)).as_array()
+    return Signal(stream["info"]["name"][0], np.asarray(stream["time_stamps"], dtype=float), values,
+                  list(CANONICAL_LABELS)), layout.name
+
+
 def _task_markers(stream: dict) -> list[tuple[float, dict]]:
     out = []
     for t, sample in zip(stream["time_stamps"], stream["time_series"]):
@@ -89,12 +111,14 @@ def load(path: str | Path) -> Recording:
     except XDFError as exc:
         raise AnalysisError(str(exc)) from exc
     if not index.streams:
-        raise AnalysisError(f"{path}: no streams in the file")
+        raise AnalysisError(f"{path}: no readable streams in the file"
+                            + (f"\n{index.summary()}" if index.problems else ""))
     logging.getLogger("pyxdf").setLevel(logging.CRITICAL)  # damage is reported below, by us
     try:
         streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=True, dejitter_timestamps=True)
     except Exception as exc:  # pyxdf raises plain errors on damage it cannot skip
-        raise AnalysisError(f"{path}: cannot be read as XDF: {exc}") from exc
+        detail = f"\n{index.summary()}" if index.problems else ""
+        raise AnalysisError(f"{path}: cannot be read as XDF: {exc}{detail}") from exc
     by_type: dict[str, list[dict]] = {}
     for s in streams:
         by_type.setdefault(s["info"]["type"][0].casefold(), []).append(s)
@@ -107,12 +131,19 @@ def load(path: str | Path) -> Recording:
                             f"(JSON with an 'event' field); the file has: {found}")
     markers.sort(key=lambda m: (m[0], m[1].get("seq", 0)))
     rec = Recording(path, markers, labels=labels_from_name(path), truncated=index.truncated)
-    for kind, attr in (("gsr", "gsr"), ("eda", "gsr"), ("gaze", "gaze"), ("facialexpression", "expression")):
+    for kind, attr in (("gsr", "gsr"), ("eda", "gsr"), ("facialexpression", "expression")):
         candidates = [s for s in by_type.get(kind, []) if len(s["time_stamps"])]
         if candidates and getattr(rec, attr) is None:
             setattr(rec, attr, _signal(max(candidates, key=lambda s: len(s["time_stamps"]))))
+    gaze = _gaze(streams)
+    if gaze is not None:
+        rec.gaze = gaze[0]
+        if gaze[1] != "attune":
+            rec.notes.append(f"gaze from {rec.gaze.name} read as the {gaze[1]} layout")
     ends = [float(s["time_stamps"][-1]) for s in streams if len(s["time_stamps"])]
     rec.end_time = max(ends) if ends else 0.0
+    if index.problems:
+        rec.notes.append(index.summary())
     if index.truncated:
         rec.notes.append(f"the file is cut off (no end, no footers); analysed up to "
                          f"{rec.end_time - markers[0][0]:.1f} s after the first marker")

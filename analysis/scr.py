@@ -53,8 +53,12 @@ def smooth(times: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def responses(times: np.ndarray, smoothed: np.ndarray, onsets: np.ndarray,
-              window: tuple[float, float] = WINDOW) -> list[SCR]:
-    """One SCR per stimulus onset (times on the same clock as ``times``)."""
+              window: tuple[float, float] = WINDOW, ends: np.ndarray | None = None) -> list[SCR]:
+    """One SCR per stimulus onset (times on the same clock as ``times``).
+
+    ``ends`` (one per onset, e.g. the next stimulus's onset) closes a window early,
+    so a response to the next face is not scored for this one.
+    """
     if len(times) < 3:
         return [NO_RESPONSE for _ in onsets]
     slope = np.diff(smoothed) / np.diff(times)
@@ -65,8 +69,9 @@ def responses(times: np.ndarray, smoothed: np.ndarray, onsets: np.ndarray,
     troughs = np.union1d(troughs, starts)
     peaks = np.nonzero((slope[:-1] > 0) & (slope[1:] <= 0))[0] + 1
     out = []
-    for onset in onsets:
-        lo, hi = np.searchsorted(times[troughs], [onset + window[0], onset + window[1]], side="left")
+    for i, onset in enumerate(onsets):
+        close = onset + window[1] if ends is None else min(onset + window[1], float(ends[i]))
+        lo, hi = np.searchsorted(times[troughs], [onset + window[0], close], side="left")
         found = NO_RESPONSE
         for trough in troughs[lo:hi]:
             k = np.searchsorted(peaks, trough, side="right")

@@ -25,6 +25,7 @@ import numpy as np
 
 from acquisition.xdf_writer import XDFWriter
 from analysis.regions import Display, region_centre
+from devices.expression import EXPRESSION_CHANNELS, scored_face
 from devices.eyetracker import CHANNELS as GAZE_CHANNELS
 from devices.gsr import GSRSource
 from devices.metadata import Channel, stream_info
@@ -51,17 +52,39 @@ class Truth:
     duration: float = 0.0
 
 
-def _headers(writer: XDFWriter, gaze_rate: float, gsr_rate: float, frame_rate: float) -> None:
+# Vendor layouts the gaze can be written in (configs/gaze_layouts.yaml): name, type, channel labels.
+VENDOR_GAZE = {
+    "attune": ("SimEyeTracker", "Gaze", [c.label for c in GAZE_CHANNELS]),
+    "tobii_pro": ("Tobii", "Eyetracker", ["left_x", "left_y", "left_pupil", "right_x", "right_y", "right_pupil"]),
+    "pupil_capture": ("pupil_capture", "Gaze", ["confidence", "norm_pos_x", "norm_pos_y", "diameter0_3d",
+                                                "diameter1_3d"]),
+}
+
+
+def vendor_gaze(layout: str, samples: np.ndarray) -> np.ndarray:
+    """Attune-layout gaze rewritten as a vendor's LSL app would publish it."""
+    if layout == "tobii_pro":
+        return samples[:, :6]
+    if layout == "pupil_capture":  # cyclopean point, y up; eye 0 is the right eye
+        x, y = np.nanmean(samples[:, [0, 3]], axis=1), np.nanmean(samples[:, [1, 4]], axis=1)
+        return np.column_stack([np.ones(len(samples)), x, 1.0 - y, samples[:, 5], samples[:, 2]]).astype(np.float32)
+    return samples
+
+
+def _headers(writer: XDFWriter, gaze_rate: float, gsr_rate: float, frame_rate: float,
+             gaze_layout: str = "attune") -> None:
     writer.add_stream(MARKERS, marker_info_xml("stimulus"), "string", 0.0)
+    gaze_name, gaze_type, gaze_labels = VENDOR_GAZE[gaze_layout]
+    gaze_channels = [Channel(label, "", "") for label in gaze_labels] if gaze_layout != "attune" else GAZE_CHANNELS
     infos = [
-        (GAZE, stream_info("SimEyeTracker", "Gaze", GAZE_CHANNELS, gaze_rate, "float32", "attune-sim-eyetracker"),
+        (GAZE, stream_info(gaze_name, gaze_type, gaze_channels, gaze_rate, "float32", "attune-sim-eyetracker"),
          "float32", gaze_rate),
         (GSR, stream_info("SimGSR", "GSR", [Channel("skin_conductance", "microsiemens", "GSR")], gsr_rate,
                           "float32", "attune-sim-gsr"), "float32", gsr_rate),
         (FRAMES, stream_info("SimWebcam", "VideoFrames", [Channel("frame_index", "count", "FrameIndex")],
                              frame_rate, "int32", "attune-sim-webcam", can_drop_samples=True), "int32", frame_rate),
         (EXPRESSION, stream_info("SimWebcamExpression", "FacialExpression",
-                                 [Channel("smile", "score", "Expression"), Channel("valence", "score", "Expression")],
+                                 EXPRESSION_CHANNELS,
                                  frame_rate, "float32", "attune-sim-webcam-expression"), "float32", frame_rate),
     ]
     for sid, info, fmt, rate in infos:
@@ -105,7 +128,7 @@ def synthesise(path: str | Path, *, faces: int = 36, participant: SimulatedParti
                gaze_region: str = "eyes", iti: float = 0.5, gaze_rate: float = 300.0,
                gsr_rate: float = 128.0, frame_rate: float = 30.0, spontaneous_per_min: float = 0.0,
                display: Display = Display(), seed: int = 11, start: float = 1000.0,  # noqa: B008 (frozen dataclass)
-               task: str = "rating", block: str = "rating-1") -> Truth:
+               task: str = "rating", block: str = "rating-1", gaze_layout: str = "attune") -> Truth:
     """Write a rating session of ``faces`` faces (9 morph levels cycled, shuffled) to ``path``."""
     participant = participant or SimulatedParticipant(post_bias=None, seed=seed)
     amplitudes = scr_amplitude or {"sad": 0.6, "neutral": 0.25, "happy": 0.4}
@@ -115,7 +138,7 @@ def synthesise(path: str | Path, *, faces: int = 36, participant: SimulatedParti
     rng.shuffle(order)
     truth = Truth(scr_latency=scr_latency, gaze_region=gaze_region)
     writer = XDFWriter(path)
-    _headers(writer, gaze_rate, gsr_rate, frame_rate)
+    _headers(writer, gaze_rate, gsr_rate, frame_rate, gaze_layout)
     gsr = GSRSource(gsr_rate, seed=seed, spontaneous_per_min=spontaneous_per_min)
     gaze = _Gaze(gaze_rate, rng)
     rect = display.face_rect()
@@ -186,16 +209,16 @@ def synthesise(path: str | Path, *, faces: int = 36, participant: SimulatedParti
         targets.append((scale_on + 0.05, rating_x, 0.5))
         e_times, _ = stamps(GAZE, trial_end)
         if len(e_times):
-            write(GAZE, e_times, gaze.samples(e_times, targets))
+            write(GAZE, e_times, vendor_gaze(gaze_layout, gaze.samples(e_times, targets)))
         # Webcam: frame numbers and an expression that mirrors the face
         f_times, f_idx = stamps(FRAMES, trial_end)
         write(FRAMES, f_times, f_idx.astype(np.int32).reshape(-1, 1))
         x_times, _ = stamps(EXPRESSION, trial_end)
-        expr = np.empty((len(x_times), 2), dtype=np.float32)
+        expr = np.empty((len(x_times), len(EXPRESSION_CHANNELS)), dtype=np.float32)
         for k, xt in enumerate(x_times):
             target = 0.6 * morph if face_on <= xt < scale_on + 1.0 else 0.0
             valence += 0.1 * (target - valence) + rng.normal(0, 0.01)
-            expr[k] = (min(1.0, max(0.0, valence)), valence)
+            expr[k] = scored_face(min(1.0, max(0.0, valence)), valence)
         write(EXPRESSION, x_times, expr)
         # markers up to this trial's end, in time order
         pending.sort(key=lambda m: m[0])

@@ -6,7 +6,9 @@ then response (value 0-100 or choice, rt) or timeout, and in training
 feedback_onset. Measures per face:
 
 - rating / choice, correct, reaction time (s) from the response marker;
-- SCR amplitude (uS) and onset/peak latency (s), 1-4 s window (analysis.scr);
+- SCR amplitude (uS) and onset/peak latency (s), 1-4 s window closed early at
+  the next face's onset (analysis.scr); empty when that leaves less than 0.5 s
+  (faces closer than 1.5 s, as at demo speeds) or the GSR ends first;
 - dwell time (s) of I-VT fixations on the face, the eyes and the mouth
   while the face is shown (analysis.fixations, analysis.regions);
 - mean smile and valence of the participant's facial expression while the
@@ -31,6 +33,7 @@ COLUMNS = [
     "smile_mean", "valence_mean",
 ]
 NAN = float("nan")
+MIN_SCR_WINDOW = 0.5  # seconds of SCR onset window at least (after the 1 s latency, before the next face)
 
 
 @dataclass
@@ -94,7 +97,8 @@ def table(rec: Recording, settings: Settings = Settings()) -> list[dict]:  # noq
     gsr_end = -math.inf
     if rec.gsr is not None and len(onsets):
         smoothed = scr.smooth(rec.gsr.times, rec.gsr.values[:, 0])
-        scores = scr.responses(rec.gsr.times, smoothed, onsets)
+        ends = np.append(onsets[1:], np.inf)  # the next face's onset closes the window
+        scores = scr.responses(rec.gsr.times, smoothed, onsets, ends=ends)
         gsr_end = float(rec.gsr.times[-1])
 
     fix = None
@@ -105,7 +109,7 @@ def table(rec: Recording, settings: Settings = Settings()) -> list[dict]:  # noq
     valence = _label_column(rec.expression, "valence", 1)
 
     rows = []
-    for t, response in zip(trials, scores):
+    for i, (t, response) in enumerate(zip(trials, scores)):
         start, end = t["onset"], t["offset"]
         row = {c: "" for c in COLUMNS}
         row.update({k: rec.labels.get(k, "") for k in ("participant", "session", "task", "run")})
@@ -119,11 +123,12 @@ def table(rec: Recording, settings: Settings = Settings()) -> list[dict]:  # noq
         row["face_duration_s"] = round(end - start, 4)
         row["rt_s"] = t.get("rt") if t.get("rt") is not None else NAN
         row["timed_out"] = bool(t.get("timed_out", False))
-        if gsr_end >= start + scr.WINDOW[1] + 1.0:  # room for the peak of a late response
+        window_open = (onsets[i + 1] if i + 1 < len(onsets) else math.inf) - start - scr.WINDOW[0]
+        if gsr_end >= start + scr.WINDOW[1] + 1.0 and window_open >= MIN_SCR_WINDOW:
             row["scr_amplitude_us"] = round(response.amplitude, 4)
             row["scr_latency_s"] = round(response.latency, 3)
             row["scr_peak_latency_s"] = round(response.peak_latency, 3)
-        else:  # no GSR, or the recording ends before the response window does
+        else:  # no GSR, the recording ends before the response window does, or the next face comes too soon
             row["scr_amplitude_us"] = row["scr_latency_s"] = row["scr_peak_latency_s"] = NAN
         row.update(_dwell(rec, fix, start, end, t.get("face_rect"), settings))
         row["smile_mean"] = _mean_in(rec.expression, start, end, smile)

@@ -18,7 +18,7 @@ from pathlib import Path
 PT_LOAD = 1
 PT_DYNAMIC = 2
 PF_W = 2
-INSTALL_HINT = "LabRecorderCLI not found: install the benchmark extras with  pip install -e '.[bench]'"
+INSTALL_HINT = "LabRecorderCLI not found: install the test extras (Linux) with  pip install -e '.[test]'"
 
 
 class LabRecorderMissing(RuntimeError):

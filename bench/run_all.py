@@ -1,7 +1,7 @@
 """Run every benchmark in turn (``make bench``); each prints its own figures.
 
 The figures belong in docs/ (performance.md, markers.md, stimulus.md,
-panel.md, replay_analysis.md) with the date and the machine. Benchmarks
+panel.md, replay_analysis.md, devices.md) with the date and the machine. Benchmarks
 compete for the CPU, so they run one after another, never in parallel.
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["bench_recorder.py", "bench_markers.py", "bench_onsets.py", "bench_panel.py", "bench_replay.py"]
+SCRIPTS = ["bench_recorder.py", "bench_markers.py", "bench_onsets.py", "bench_panel.py", "bench_replay.py",
+           "bench_webcam.py"]
 
 
 def main() -> int:

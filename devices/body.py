@@ -55,11 +55,14 @@ class SimulatedBody:
 
     def __init__(self, lab: SimulatedLab, regions: FaceRegions = FaceRegions.centred(0.55, 1.6),  # noqa: B008 (frozen dataclass)
                  scr_latency: float = 2.0,
-                 scr_amplitude: float = 0.4, seed: int = 11) -> None:
+                 scr_amplitude: float = 0.4, seed: int = 11, distress_gain: float = 1.0,
+                 smile: float = 0.0) -> None:
         self.lab = lab
         self.regions = regions
         self.scr_latency = scr_latency
         self.scr_amplitude = scr_amplitude
+        self.distress_gain = distress_gain  # SCR size to sad faces relative to the rest (training lowers it)
+        self.smile = smile  # valence added to the mirrored expression while a face is shown
         self.rng = random.Random(seed)
         self.faces = 0
 
@@ -69,9 +72,11 @@ class SimulatedBody:
             morph = float(fields.get("morph") or 0.0)
             if self.lab.gsr is not None:  # arousal grows with how clear the emotion is
                 amplitude = self.scr_amplitude * (0.5 + abs(morph)) * self.rng.uniform(0.8, 1.2)
+                if fields.get("emotion") == "sad":
+                    amplitude *= self.distress_gain
                 self.lab.gsr.respond(self.scr_latency + self.rng.uniform(-0.3, 0.3), amplitude)
             if self.lab.expression is not None:
-                self.lab.expression.express(0.6 * morph)
+                self.lab.expression.express(0.6 * morph + self.smile)
             if self.lab.eyetracker is not None:  # eyes twice as often as the mouth
                 rect = fields.get("face_rect")  # where the task drew it, when it says
                 r = FaceRegions.from_rect(rect) if rect and len(rect) == 4 else self.regions

@@ -1,7 +1,12 @@
-"""``main.py simulate``: run the simulated devices as LSL outlets until stopped."""
+"""``main.py simulate`` (the simulated devices) and the ``main.py devices ...`` group (real devices).
+
+A module joins the ``devices`` group by being named in DEVICE_SUBCOMMANDS
+and having ``register(group)``, where ``group`` is the group's subparsers.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
@@ -9,8 +14,20 @@ from pathlib import Path
 
 from configs import ConfigError
 
+# modules with register(group) that add a `main.py devices <name>` command
+DEVICE_SUBCOMMANDS = ("devices.webcam_cli", "devices.check_cli")
+
+
+def register_devices_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    devices = subparsers.add_parser("devices", help="real devices: list, check, run, webcam")
+    group = devices.add_subparsers(dest="device_command", required=True, metavar="DEVICE_COMMAND")
+    for name in DEVICE_SUBCOMMANDS:
+        importlib.import_module(name).register(group)
+    return group
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_devices_group(subparsers)
     sim = subparsers.add_parser("simulate", help="publish simulated eye tracker, GSR and webcam streams")
     sim.add_argument("--devices", type=Path, help="devices YAML (default: configs/devices.yaml)")
     sim.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C / SIGTERM)")

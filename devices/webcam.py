@@ -3,8 +3,9 @@
 Real setups write video to a file and push each frame's index on LSL, so
 the frames can be aligned with everything else afterwards; frames may drop,
 which the stream says in ``desc/synchronization/can_drop_samples``. The
-expression stream stands in for an on-line classifier: a smile score
-(0..1) and a valence score (-1..1) per frame.
+expression stream has the real webcam's FacialExpression layout
+(devices.expression) with a face always present, a smile and a frown that
+follow a slowly moving valence, and small head movements.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 
 import numpy as np
 
+from devices.expression import EXPRESSION_CHANNELS, EXPRESSION_LABELS
 from devices.metadata import Channel, stream_info
 from devices.simulated import SampleSource
 
@@ -30,13 +32,13 @@ class FrameIndexSource(SampleSource):
 
 
 class ExpressionSource(SampleSource):
-    """Smile and valence with slow spontaneous changes and stimulus-driven smiles."""
+    """Every FacialExpression channel, driven by a valence with slow changes and stimulus-driven smiles."""
 
     def __init__(self, rate: float = 30.0, name: str = "SimFaceExpression",
                  source_id: str = "attune-sim-expression", seed: int = 3) -> None:
         self.rate = rate
-        channels = [Channel("smile", "score", "Expression"), Channel("valence", "score", "Expression")]
-        self.info = stream_info(name, "FacialExpression", channels, rate, "float32", source_id)
+        self.info = stream_info(name, "FacialExpression", EXPRESSION_CHANNELS, rate, "float32", source_id)
+        self.info.desc().append_child_value("method", "simulated")
         self.rng = np.random.default_rng(seed)
         self.valence = 0.0
         self.target = 0.0
@@ -48,11 +50,21 @@ class ExpressionSource(SampleSource):
             self.target = float(np.clip(valence, -1.0, 1.0))
 
     def generate(self, n: int) -> np.ndarray:
-        out = np.empty((n, 2), dtype=np.float32)
         with self._lock:
             target = self.target
+        valence = np.empty(n)
         for i in range(n):
             self.valence += 0.08 * (target - self.valence) + self.rng.normal(0, 0.01)
-            out[i, 1] = self.valence
-        out[:, 0] = np.clip(out[:, 1], 0.0, 1.0) + self.rng.normal(0, 0.02, n)
-        return out
+            valence[i] = self.valence
+        noise = self.rng.normal(0, 1, (n, 5))
+        columns = {
+            "face_present": np.ones(n),
+            "smile": np.clip(valence, 0.0, 1.0) + 0.02 * noise[:, 0],
+            "mouth_open": np.clip(0.03 + 0.05 * np.clip(valence, 0.0, 1.0) + 0.005 * noise[:, 1], 0.0, None),
+            "brow_lower": np.clip(-valence, 0.0, 1.0) + 0.05 * noise[:, 2],
+            "eye_open": 0.28 + 0.01 * noise[:, 3],
+            "head_yaw": 2.0 * noise[:, 4],
+            "head_pitch": -5.0 + 2.0 * noise[:, 4],
+            "valence": valence,
+        }
+        return np.column_stack([columns[label] for label in EXPRESSION_LABELS]).astype(np.float32)

@@ -21,6 +21,7 @@ from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from acquisition.live import TONIC_WINDOW, LiveHub, LiveStream, Marker, frame_rate, tonic_level
+from devices.gaze_layouts import GazeLayout, recognise_header
 from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
 MAX_LABELS = 40  # marker labels on the GSR plot at most (lines: every marker in the window)
@@ -60,15 +61,22 @@ def channel(stream: LiveStream, values: np.ndarray, label: str, fallback: int | 
     return values[:, col]
 
 
-def eye_mean(values: np.ndarray, idx: list[int]) -> np.ndarray:
-    """Mean over the valid eyes; NaN (a gap in the trace) while both are invalid."""
-    if not idx:
-        return np.full(len(values), np.nan)
-    picked = values[:, idx]
-    with np.errstate(invalid="ignore"):
-        counts = np.isfinite(picked).sum(axis=1)
-        sums = np.nansum(picked, axis=1)
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+def gaze_layout(stream: LiveStream) -> GazeLayout | None:
+    """The eye-tracker layout of a live stream (Tobii, Pupil, EyeLink, Gazepoint, Attune), if it has one."""
+    if stream.is_string:
+        return None
+    return recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
+
+
+def eye_signals(stream: LiveStream, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Screen gaze x, y and the two pupils, whatever the tracker's own layout."""
+    layout = gaze_layout(stream)
+    if layout is None:
+        nan = np.full(len(values), np.nan)
+        return {"x": nan, "y": nan, "left": nan, "right": nan}
+    gaze = layout.canonical(values)
+    x, y = gaze.point()
+    return {"x": x, "y": y, "left": gaze.left_pupil, "right": gaze.right_pupil}
 
 
 class PeakHistory:
@@ -76,17 +84,18 @@ class PeakHistory:
 
     Bins are fixed on the clock, so a closed bin never changes: each frame
     only the samples since the start of the newest (open) bin are read and
-    decimated, whatever the stream's rate and the window's length. ``picks``
-    turn a block of samples into one signal each (a channel, a mean of eyes).
+    decimated, whatever the stream's rate and the window's length. ``signals``
+    turns a block of samples into the named signals (a channel, screen gaze).
     """
 
-    def __init__(self, picks: dict[str, Callable[[LiveStream, np.ndarray], np.ndarray]]) -> None:
-        self.picks = picks
+    def __init__(self, names: list[str], signals: Callable[[LiveStream, np.ndarray], dict[str, np.ndarray]]) -> None:
+        self.names = names
+        self.signals = signals
         self._key: tuple | None = None
         self._due: tuple | None = None
         self.t = np.zeros(0)
-        self.low = {name: np.zeros(0) for name in picks}
-        self.high = {name: np.zeros(0) for name in picks}
+        self.low = {name: np.zeros(0) for name in names}
+        self.high = {name: np.zeros(0) for name in names}
 
     def update_if_due(self, stream: LiveStream, bin_seconds: float, window: float, now: float) -> bool:
         """Update once per bin of the clock (or when the stream or the bins change); True if it did.
@@ -114,15 +123,16 @@ class PeakHistory:
             bins = np.floor(stamps / bin_seconds)
             starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
             self.t = np.concatenate((self.t[kept], bins[starts] * bin_seconds))
-            for name, pick in self.picks.items():
-                signal = pick(stream, values)
+            signals = self.signals(stream, values)
+            for name in self.names:
+                signal = signals[name]
                 with np.errstate(invalid="ignore"):
                     self.low[name] = np.concatenate((self.low[name][kept], np.fmin.reduceat(signal, starts)))
                     self.high[name] = np.concatenate((self.high[name][kept], np.fmax.reduceat(signal, starts)))
         old = self.t < now - window - bin_seconds
         if old.any():
             self.t = self.t[~old]
-            for name in self.picks:
+            for name in self.names:
                 self.low[name], self.high[name] = self.low[name][~old], self.high[name][~old]
 
     def bounds(self, *names: str) -> tuple[float, float]:
@@ -342,13 +352,11 @@ class LivePlots(QWidget):
         self._tonic = (np.zeros(0), np.zeros(0))
         self._valid_at = 0.0
         self._fps_top = 0.0
-        self._gsr = PeakHistory({"gsr": lambda s, v: v[:, 0]})
-        self._eyes = PeakHistory({"x": lambda s, v: eye_mean(v, columns(s, "left_x", "right_x")),
-                                  "y": lambda s, v: eye_mean(v, columns(s, "left_y", "right_y")),
-                                  "left": lambda s, v: channel(s, v, "left_pupil"),
-                                  "right": lambda s, v: channel(s, v, "right_pupil")})
-        self._expression = PeakHistory({"smile": lambda s, v: channel(s, v, "smile", 0),
-                                        "valence": lambda s, v: channel(s, v, "valence", 1)})
+        self._gsr = PeakHistory(["gsr"], lambda s, v: {"gsr": v[:, 0]})
+        self._eyes = PeakHistory(["x", "y", "left", "right"], eye_signals)
+        self._expression = PeakHistory(["smile", "valence"],
+                                       lambda s, v: {"smile": channel(s, v, "smile", 0),
+                                                     "valence": channel(s, v, "valence", 1)})
 
         self.gsr = TracePlot("Skin conductance (GSR)", "µS", marker_labels=True)
         self.gsr_curve = self.gsr.curve("GSR", BLUE, legend=True, legend_at=(4, -2))  # labels use the top
@@ -463,8 +471,9 @@ class LivePlots(QWidget):
         self.tonic_curve.setPos(-now, 0)
 
     def _draw_gaze(self, now: float) -> None:
-        stream = self.hub.first_of_type("Gaze")
-        if stream is None:
+        stream = self.hub.first_where(lambda s: gaze_layout(s) is not None)
+        layout = gaze_layout(stream) if stream is not None else None
+        if stream is None or layout is None:
             for c in (self.gaze_x, self.gaze_y, self.pupil_l, self.pupil_r):
                 c.setData([], [])
             self.gaze_xy.set_note("no eye tracker stream", self.window)
@@ -477,15 +486,16 @@ class LivePlots(QWidget):
         curves = [(self.gaze_x, "x"), (self.gaze_y, "y"), (self.pupil_l, "left"), (self.pupil_r, "right")]
         if self.follow(self._eyes, stream, now, curves, connect="finite"):
             self.pupil.follow(*self._eyes.bounds("left", "right"))
-        stamps, values = stream.window(GAZE_TRAIL, now)
-        self.gaze.show_gaze(eye_mean(values, columns(stream, "left_x", "right_x")),
-                            eye_mean(values, columns(stream, "left_y", "right_y")))
+        _, values = stream.window(GAZE_TRAIL, now)
+        trail = eye_signals(stream, values)
+        self.gaze.show_gaze(trail["x"], trail["y"])
         if now - self._valid_at >= TONIC_EVERY or self.paused:  # a share of the window: 2 Hz is plenty
             self._valid_at = now
             _, values = stream.window(self.window, now)
             if len(values):
-                valid = np.isfinite(eye_mean(values, columns(stream, "left_x", "right_x")))
-                self.gaze_info.setText(f"{stream.name}: {100 * valid.mean():.0f} % valid gaze in the window")
+                valid = np.isfinite(eye_signals(stream, values)["x"])
+                self.gaze_info.setText(f"{stream.name} ({layout.name} layout): {100 * valid.mean():.0f} % valid "
+                                       "gaze in the window")
 
     def _draw_webcam(self, now: float) -> None:
         frames = self.hub.first_of_type("VideoFrames")
@@ -509,4 +519,4 @@ class LivePlots(QWidget):
         if expression is not None:
             curves = [(self.smile_curve, "smile")] + ([(self.valence_curve, "valence")]
                                                       if expression.channel_count > 1 else [])
-            self.follow(self._expression, expression, now, curves)
+            self.follow(self._expression, expression, now, curves, connect="finite")  # no face: a gap

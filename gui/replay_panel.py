@@ -12,6 +12,7 @@ traces look exactly like a live session.
 """
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,12 @@ class ReplayPanel(QFrame):
         warning = ""
         if result.index.truncated:
             warning = f"<span style='color:{RED}'>the file ends inside a chunk: replaying up to its last whole chunk</span>"
+        if result.index.problem_count:
+            warning += (f"<span style='color:{RED}'> damaged parts skipped ({result.index.skipped_bytes} bytes; "
+                        f"point here for what)</span>")
         self.note.setText(warning)
+        self.note.setToolTip(html.escape(result.index.summary()).replace("\n", "<br>")
+                             if result.index.problem_count else "")
         self.refresh()
         self.opened.emit(str(path))
 

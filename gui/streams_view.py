@@ -11,9 +11,10 @@ from PyQt6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from acquisition.live import MISSING, StreamRow
-from gui.style import STATUS_COLOURS, STATUS_TEXT, format_rate
+from gui.style import GREY, RED, STATUS_COLOURS, STATUS_TEXT, format_rate
 
-COLUMNS = ["Status", "Stream", "Type", "Host", "Ch", "Nominal Hz", "Measured Hz", "Required"]
+COLUMNS = ["Status", "Stream", "Type", "Host", "Ch", "Nominal Hz", "Measured Hz", "Required", "Check"]
+CHECK_COLUMN = COLUMNS.index("Check")
 
 
 def status_icon(colour: str, size: int = 12) -> QIcon:
@@ -26,6 +27,13 @@ def status_icon(colour: str, size: int = 12) -> QIcon:
     painter.drawEllipse(1, 1, size - 2, size - 2)
     painter.end()
     return QIcon(pix)
+
+
+def check_cell(check: str) -> str:
+    """``FAIL: rate, gaps`` from the check's one-line failures (details go to the tooltip)."""
+    if not check.startswith("FAIL: "):
+        return check
+    return "FAIL: " + ", ".join(part.split(" ")[0] for part in check[6:].split("; "))
 
 
 class StreamsView(QTableWidget):
@@ -66,12 +74,13 @@ class StreamsView(QTableWidget):
                 "" if row.status == MISSING else format_rate(row.nominal_srate),
                 measured,
                 "yes" if row.required else "",
+                check_cell(row.check),
             ]
             for c, text in enumerate(cells):
                 item = self.item(r, c)
                 if item is None:
                     item = QTableWidgetItem()
-                    if c >= 4:
+                    if 4 <= c < CHECK_COLUMN:
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     self.setItem(r, c, item)
                 if item.text() != text:
@@ -85,7 +94,22 @@ class StreamsView(QTableWidget):
                 font = QFont(status_item.font())
                 font.setBold(row.status == MISSING)
                 status_item.setFont(font)
+            self._show_check(self.item(r, CHECK_COLUMN), row.check)
             tip = row.detail or (f"{row.samples} samples received" if row.key else "")
+            if row.check.startswith("FAIL"):
+                tip += f"\ndevice check on the last seconds: {row.check[6:]}"
             if status_item.toolTip() != tip:
                 for c in range(len(COLUMNS)):
                     self.item(r, c).setToolTip(tip)
+
+    @staticmethod
+    def _show_check(item: QTableWidgetItem, check: str) -> None:
+        """A failed device check in bold red, its failed rows in the tooltip (devices check's criteria)."""
+        failed = check.startswith("FAIL")
+        if item.data(Qt.ItemDataRole.UserRole) == check:
+            return
+        item.setData(Qt.ItemDataRole.UserRole, check)
+        item.setForeground(QBrush(QColor(RED).darker(130) if failed else QColor(GREY)))
+        font = QFont(item.font())
+        font.setBold(failed)
+        item.setFont(font)

@@ -7,9 +7,12 @@ instructions, breaks, summaries) with its measured duration, plus one row
 per response or time-out. Face rows also carry the trial's outcome, so
 ``trial_type == "face"`` alone gives one line per trial for analysis.
 
-Onsets are seconds on the LSL clock of the stimulus computer, exactly as
-the markers are (BIDS would count from the start of the recording: subtract
-the recording's first timestamp to get that). A JSON sidecar says so.
+``onset`` counts seconds from an origin, as BIDS wants: the task's first
+marker (protocol_start) for the live file written beside a recording, and the
+first sample of the data file in a BIDS export (``analysis.bids`` passes that
+origin). ``lsl_time`` keeps every event's absolute time on the stimulus
+computer's LSL clock, the same clock as the marker stream in the XDF
+recording, so the two can always be matched. A JSON sidecar says so.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from typing import Any
 from stimulus.markers import Marker
 
 COLUMNS = ("onset", "duration", "trial_type", "stimulus", "morph_level", "rating", "response_time",
-           "correct", "response", "identity", "emotion", "block", "trial")
+           "correct", "response", "identity", "emotion", "block", "trial", "lsl_time")
+FIRST_MARKER = "the task's first marker (protocol_start)"
 
 #: screen name -> (event that shows it, event that ends it)
 SPANS = {
@@ -43,8 +47,7 @@ for _name, (_, _end) in SPANS.items():
 
 SIDECAR = {
     "onset": {"Description": "Time the screen appeared (flip time) or the response arrived, in "
-                             "seconds on the LSL clock (pylsl.local_clock) of the stimulus computer; "
-                             "the same clock as the marker stream in the XDF recording.",
+                             "seconds from {origin}.",
               "Units": "s"},
     "duration": {"Description": "Measured time the screen stayed up (next flip minus this flip); "
                                 "0 for responses.", "Units": "s"},
@@ -66,7 +69,18 @@ SIDECAR = {
     "emotion": {"Description": "The face's category: sad, neutral or happy."},
     "block": {"Description": "Block name from the protocol."},
     "trial": {"Description": "Trial number within the block."},
+    "lsl_time": {"Description": "The event's absolute time in seconds on the LSL clock (pylsl.local_clock) of "
+                                "the stimulus computer: the same clock as the marker stream in the XDF "
+                                "recording. onset = lsl_time minus the origin named in onset's description.",
+                 "Units": "s"},
 }
+
+
+def sidecar(origin: str = FIRST_MARKER) -> dict[str, Any]:
+    """The JSON sidecar, with ``onset`` described from ``origin``."""
+    out = json.loads(json.dumps(SIDECAR))
+    out["onset"]["Description"] = out["onset"]["Description"].format(origin=origin)
+    return out
 
 
 def rows_from_markers(markers: Iterable[Marker]) -> list[dict[str, Any]]:
@@ -102,7 +116,8 @@ def rows_from_markers(markers: Iterable[Marker]) -> list[dict[str, Any]]:
 
 def _row(m: Marker, trial_type: str) -> dict[str, Any]:
     row: dict[str, Any] = {c: None for c in COLUMNS}
-    row.update(onset=m.timestamp, trial_type=trial_type, block=m.get("block"), trial=m.get("trial"))
+    row.update(onset=m.timestamp, lsl_time=m.timestamp, trial_type=trial_type, block=m.get("block"),
+               trial=m.get("trial"))
     return row
 
 
@@ -136,19 +151,29 @@ def unique_path(path: Path) -> Path:
         n += 1
 
 
-def write_events_tsv(path: str | os.PathLike, markers: Iterable[Marker]) -> Path:
-    """Write the TSV and its JSON sidecar; returns the TSV path actually used."""
+def write_events_tsv(path: str | os.PathLike, markers: Iterable[Marker], origin: float | None = None,
+                     origin_text: str = FIRST_MARKER) -> Path:
+    """Write the TSV and its JSON sidecar; returns the TSV path actually used.
+
+    Onsets count from ``origin`` (LSL-clock seconds; default: the first marker's time),
+    which ``origin_text`` names in the sidecar.
+    """
     path = unique_path(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    markers = list(markers)
     rows = rows_from_markers(markers)
+    if origin is None:
+        origin = min((m.timestamp for m in markers), default=0.0)
+    for row in rows:
+        row["onset"] = row["lsl_time"] - origin
     with path.open("x", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in rows:
             writer.writerow([_cell(row[c]) for c in COLUMNS])
-    sidecar = path.with_suffix(".json")
-    if not sidecar.exists():
-        sidecar.write_text(json.dumps(SIDECAR, indent=2) + "\n", encoding="utf-8")
+    side = path.with_suffix(".json")
+    if not side.exists():
+        side.write_text(json.dumps(sidecar(origin_text), indent=2) + "\n", encoding="utf-8")
     return path
 
 

@@ -17,3 +17,11 @@ import pytest  # noqa: E402
 def unique() -> str:
     """A name part no other test (or other process on this machine) uses, so resolves stay private."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def xdf_files(tmp_path_factory) -> dict:
+    """The XDF test files of tests/xdf_samples.py, made once per run (LabRecorderCLI takes seconds)."""
+    import xdf_samples
+
+    return xdf_samples.all_files(tmp_path_factory.mktemp("xdf_files"), f"x{uuid.uuid4().hex[:6]}")

@@ -133,11 +133,14 @@ def test_expression_follows_the_face(study):
 def test_outputs_and_report(study):
     out, _ = study
     report = (out / "report.md").read_text()
-    for name in ("analysis_rating_curve.png", "analysis_pre_post.png", "analysis_scr_by_emotion.png",
-                 "analysis_dwell_by_region.png", "summary_by_morph.tsv", "summary_by_emotion.tsv",
-                 "sub-07_ses-pre_task-rating_run-1_trials.tsv"):
+    for name in ("fig_psychometric.png", "fig_ambiguous_positive_pct.png", "fig_scr_by_emotion.png",
+                 "fig_dwell_eyes_s.png"):
         assert (out / name).stat().st_size > 0
         assert f"({name})" in report
+    for name in ("summary_by_morph.tsv", "summary_by_emotion.tsv", "measures.tsv",
+                 "sub-07_ses-pre_task-rating_run-1_trials.tsv"):
+        assert (out / name).stat().st_size > 0
+    assert "1 participant(s) (all: 1)" in report and (out / "report.html").stat().st_size > 0
     morph = read_tsv(out / "summary_by_morph.tsv")
     assert {r["phase"] for r in morph} == {"pre", "post"} and len(morph) == 18
 
@@ -148,6 +151,17 @@ def test_gaze_on_mouth_lands_in_mouth_region(tmp_path):
     rows = table(load(path))
     # the first 50 ms of each face the gaze is still on the fixation cross, between the eyes
     assert all(r["dwell_mouth_s"] >= 0.8 and r["dwell_eyes_s"] < 0.1 for r in rows)
+
+
+@pytest.mark.parametrize("layout", ["tobii_pro", "pupil_capture"])
+def test_vendor_gaze_layouts_give_the_same_dwell(tmp_path, layout):
+    path = tmp_path / f"{layout}.xdf"
+    synthesise(path, faces=9, gaze_region="mouth", iti=0.5, gaze_layout=layout)
+    rec = load(path)
+    assert any(layout in note for note in rec.notes), rec.notes
+    rows = table(rec)
+    assert all(r["dwell_mouth_s"] >= 0.8 and r["dwell_eyes_s"] < 0.1 for r in rows)
+    assert all(r["gaze_valid_fraction"] > 0.9 for r in rows)
 
 
 def test_truncated_file_analysed_up_to_its_end(tmp_path):

@@ -8,6 +8,7 @@ import pylsl
 import pytest
 
 from configs import ConfigError
+from devices.expression import EXPRESSION_LABELS
 from devices.eyetracker import EyeTrackerSource
 from devices.gsr import GSRSource, scr_shape
 from devices.lab import SimulatedLab, load_devices, parse_devices
@@ -53,7 +54,9 @@ def test_webcam_frames_count_and_expression_follows_valence():
     expression = ExpressionSource(seed=0)
     expression.express(0.9)
     out = expression.generate(90)
-    assert out[-10:, 1].mean() > 0.7 and out[-10:, 0].mean() > 0.6
+    smile, valence = EXPRESSION_LABELS.index("smile"), EXPRESSION_LABELS.index("valence")
+    assert out.shape == (90, len(EXPRESSION_LABELS))
+    assert out[-10:, valence].mean() > 0.7 and out[-10:, smile].mean() > 0.6
 
 
 def test_devices_publish_channel_metadata(unique):
@@ -115,3 +118,53 @@ def test_broken_yaml_names_the_line(tmp_path):
 def test_disabled_devices_are_skipped():
     configs = parse_devices({"gsr": {"enabled": False}, "webcam": {"rate": 60}}, "inline")
     assert [(c.kind, c.rate) for c in configs] == [("webcam", 60.0)]
+
+
+def test_webcam_config_real_sources(tmp_path):
+    (cfg,) = parse_devices({"webcam": {"source": "video", "video": "clips/rehearsal.mkv",
+                                       "save_video_folder": "video"}}, tmp_path / "devices.yaml")
+    assert cfg.options["video"] == tmp_path / "clips" / "rehearsal.mkv"
+    assert cfg.options["save_video_folder"] == tmp_path / "video"
+    (cam,) = parse_devices({"webcam": {"source": "camera", "camera": 1, "width": 1280, "height": 720}}, "inline")
+    assert (cam.options["camera"], cam.options["width"], cam.options["height"]) == (1, 1280, 720)
+    (default,) = parse_devices({"webcam": {}}, "inline")
+    assert default.options["source"] == "simulated"  # the demo and tests need no hardware
+    for bad, field in (({"source": "video"}, "webcam.video"), ({"source": "usb"}, "webcam.source"),
+                       ({"camera": -1}, "webcam.camera"), ({"method": "dlib"}, "webcam.method")):
+        with pytest.raises(ConfigError) as err:
+            parse_devices({"webcam": bad}, tmp_path / "devices.yaml")
+        assert err.value.field == field
+
+
+def test_lab_starts_a_real_webcam_from_a_video_file(tmp_path, unique):
+    from devices.opencv import cv2
+
+    cv = cv2()
+    video = tmp_path / "grey.avi"
+    writer = cv.VideoWriter(str(video), cv.CAP_FFMPEG, cv.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for i in range(300):
+        writer.write(np.full((120, 160, 3), i % 200, dtype=np.uint8))
+    writer.release()
+    configs = parse_devices({"webcam": {"source": "video", "video": "grey.avi", "name": unique,
+                                        "source_id": unique, "save_video_folder": "video"}}, tmp_path / "devices.yaml")
+    lab = SimulatedLab(configs)
+    lab.start()
+    try:
+        assert lab.stream_names == [unique, unique + "Expression"]
+        (info,) = pylsl.resolve_byprop("name", unique, 1, 10.0)
+        inlet = pylsl.StreamInlet(info)
+        assert inlet.info(timeout=5).desc().child("video").child_value("source").endswith("grey.avi")
+        sample, stamp = inlet.pull_sample(timeout=10.0)
+        assert sample is not None and sample[0] >= 0
+    finally:
+        lab.stop()
+    (saved,) = (tmp_path / "video").glob(f"{unique}_*_video.mkv")
+    assert saved.stat().st_size > 0
+
+
+def test_lab_reports_a_missing_video_file(tmp_path, unique):
+    configs = parse_devices({"webcam": {"source": "video", "video": "missing.mkv", "name": unique}},
+                            tmp_path / "devices.yaml")
+    lab = SimulatedLab(configs)
+    with pytest.raises(RuntimeError, match="missing.mkv"):
+        lab.start()

@@ -53,7 +53,7 @@ class FakeStream(LiveStream):
 def test_the_peak_history_equals_decimating_everything_at_once(unique):
     rng = np.random.default_rng(3)
     stream = FakeStream(unique)
-    history = PeakHistory({"v": lambda s, v: v[:, 0]})
+    history = PeakHistory(["v"], lambda s, v: {"v": v[:, 0]})
     t0, rate, bin_s, window = 1000.0, 1000.0, 0.05, 5.0
     n = 0
     for chunk in rng.integers(5, 80, 200):  # uneven chunks, as an inlet delivers them

@@ -15,9 +15,10 @@ pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
+from xdf_samples import stream_info_xml  # noqa: E402
 
 from acquisition.live import RECEIVING  # noqa: E402
-from acquisition.xdf_writer import XDFWriter, stream_info_xml  # noqa: E402
+from acquisition.xdf_writer import XDFWriter  # noqa: E402
 from devices.eyetracker import CHANNELS as GAZE_CHANNELS  # noqa: E402
 from devices.metadata import Channel, stream_info  # noqa: E402
 from gui.panel import ControlPanel  # noqa: E402
@@ -168,7 +169,7 @@ def test_a_file_that_is_not_xdf_is_named_in_a_message(qtbot, panel, tmp_path):
     qtbot.waitUntil(lambda: bool(said), timeout=5000)
     assert "notes.xdf" in said[0] and "not an XDF file" in said[0]
     assert p.replay.player is None and not p.replay.active and p.replay.band.isHidden()
-    assert p.recording.start_button.isEnabled()
+    qtbot.waitUntil(p.recording.start_button.isEnabled, timeout=5000)  # re-enabled once the message box returns
 
 
 def test_no_replay_opens_while_recording(qtbot, panel, tmp_path):

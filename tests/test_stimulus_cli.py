@@ -55,7 +55,9 @@ def test_cli_runs_a_protocol_headless_into_a_recording(tmp_path, unique):
     faces = [r for r in rows if r["trial_type"] == "face"]
     assert len(faces) == 10
     onsets = [t for e, t in zip(events, markers["time_stamps"]) if e["event"] == "face_onset"]
-    assert [float(r["onset"]) for r in faces] == pytest.approx(list(onsets), abs=1e-6)
+    assert [float(r["lsl_time"]) for r in faces] == pytest.approx(list(onsets), abs=1e-6)
+    first = markers["time_stamps"][0]  # protocol_start: the live file's onset origin
+    assert [float(r["onset"]) for r in faces] == pytest.approx([t - first for t in onsets], abs=1e-6)
 
 
 def test_cli_rating_rehearsal_without_markers_prints_means_per_morph(tmp_path):

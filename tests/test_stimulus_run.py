@@ -240,7 +240,8 @@ def test_events_tsv_matches_the_recorded_markers(name, request):
     offsets = {(m["block"], m["trial"]): m for m in run.xdf if m["event"] == "face_offset"}
     for row, m in zip(faces, onsets):
         key = (m["block"], m["trial"])
-        assert float(row["onset"]) == pytest.approx(m["t"], abs=1e-6)
+        assert float(row["lsl_time"]) == pytest.approx(m["t"], abs=1e-6)
+        assert float(row["onset"]) == pytest.approx(m["t"] - run.xdf[0]["t"], abs=1e-6)  # from protocol_start
         assert float(row["duration"]) == pytest.approx(offsets[key]["t"] - m["t"], abs=1e-6)
         assert row["stimulus"] == m["file"]
         assert float(row["morph_level"]) == m["morph"]

@@ -5,17 +5,17 @@ import struct
 
 import numpy as np
 import pyxdf
+from xdf_samples import stream_info_xml
 
-from acquisition.xdf_index import ChunkReader, build_index
-from acquisition.xdf_writer import (
+from acquisition.xdf_format import (
     MAGIC,
     TAG_SAMPLES,
     chunk,
     file_header_chunk,
     stream_header_chunk,
-    stream_info_xml,
     varlen,
 )
+from acquisition.xdf_index import ChunkReader, build_index
 
 
 def implicit_chunk(stream_id: int, first: float, values: list, fmt: str) -> bytes:
