@@ -61,11 +61,23 @@ def channel(stream: LiveStream, values: np.ndarray, label: str, fallback: int | 
     return values[:, col]
 
 
+_LAYOUTS: dict[tuple, GazeLayout | None] = {}
+
+
 def gaze_layout(stream: LiveStream) -> GazeLayout | None:
-    """The eye-tracker layout of a live stream (Tobii, Pupil, EyeLink, Gazepoint, Attune), if it has one."""
+    """The eye-tracker layout of a live stream (Tobii, Pupil, EyeLink, Gazepoint, Attune), if it has one.
+
+    Remembered per header: the plots ask for every stream on every frame, and
+    recognising one reads the layout table.
+    """
     if stream.is_string:
         return None
-    return recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
+    key = (stream.name, stream.type, stream.channel_count, tuple(stream.labels))
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
+    return _LAYOUTS[key]
 
 
 def eye_signals(stream: LiveStream, values: np.ndarray) -> dict[str, np.ndarray]:
