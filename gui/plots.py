@@ -45,6 +45,8 @@ def light_view(view: pg.PlotWidget) -> None:
     """
     view.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
     view.scene().setItemIndexMethod(pg.QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
+    flags = pg.QtWidgets.QGraphicsView.OptimizationFlag
+    view.setOptimizationFlag(flags.DontAdjustForAntialiasing, True)  # antialiasing is off
 
 
 def columns(stream: LiveStream, *names: str) -> list[int]:
