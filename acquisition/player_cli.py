@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to ``main.py``."""
     rep = subparsers.add_parser("replay", help="re-publish an XDF recording as live LSL streams")
     rep.add_argument("file", type=Path, help="the .xdf recording")
-    rep.add_argument("--speed", type=float, default=1.0, help="playback speed, e.g. 0.5 or 4 (default 1; the player refuses speeds outside its range)")
+    rep.add_argument("--speed", type=float, default=1.0,
+                     help="playback speed, e.g. 0.5 or 4 (default 1; the player refuses speeds outside its range)")
     rep.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
                      help="session time to start from (default 0)")
     rep.add_argument("--loop", action="store_true", help="start again at the end, until stopped")
