@@ -21,7 +21,7 @@ from pathlib import Path
 
 from acquisition.cli import install_stop_signals
 from acquisition.discovery import resolve
-from acquisition.naming import SessionFields, bids_path, next_free_run
+from acquisition.naming import SessionFields, bids_path, events_tsv_path, next_free_run
 from acquisition.service import RecordingError, RecordingService, summary_text
 from acquisition.session import EXIT_RECORDING_FAILED, EXIT_START_FAILED
 from devices.body import SimulatedBody
@@ -86,11 +86,6 @@ def open_panel(args: argparse.Namespace) -> int:
     gui.cli.register(parser.add_subparsers())
     gui_args = parser.parse_args(["gui", "--root", str(args.root), "--markers", args.markers, "--simulate"])
     return gui_args.func(gui_args)
-
-
-def events_path(recording: Path) -> Path:
-    """BIDS: sub-X_ses-Y_task-Z_run-N_physio.xdf -> sub-X_ses-Y_task-Z_run-N_events.tsv."""
-    return recording.with_name(recording.stem.rsplit("_", 1)[0] + "_events.tsv")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,7 +167,7 @@ def run_visit(args: argparse.Namespace) -> int:
                 undelivered = client.close(timeout=5.0)
                 recording = service.stop()
             print(summary_text(recording))
-            tsv = write_events_tsv(events_path(recording.path), result.markers)
+            tsv = write_events_tsv(events_tsv_path(recording.path), result.markers)
             print(f"{phase.session}: {len(result.trials)} trials; events in {tsv}")
             if undelivered:
                 print(f"warning: {len(undelivered)} markers not confirmed by the recorder (they are in the TSV)")

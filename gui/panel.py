@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from acquisition.live import LOST, LiveHub, stall_threshold
-from acquisition.naming import NamingError
+from acquisition.naming import NamingError, events_tsv_path
 from devices.body import MarkerFollower, SimulatedBody
 from devices.lab import DEFAULT_DEVICES, DeviceConfig, SimulatedLab, load_devices
 from gui.background import Background
@@ -265,9 +265,7 @@ class ControlPanel(QMainWindow):
             self.task_note = "The marker server is not running: start a recording first."
             return
         path = snap.path
-        events = path.with_name(path.name.replace("_physio.xdf", "_events.tsv")) if path else None
-        if events is not None and events.suffix != ".tsv":
-            events = path.with_suffix(".events.tsv")
+        events = events_tsv_path(path) if path else None
         request = self.session.task_request(snap.markers, str(events or ""))
         self.progress = TaskProgress()
         remote = self.session.remote_endpoint
