@@ -19,8 +19,9 @@ from pathlib import Path
 
 from acquisition.cli import install_stop_signals
 from acquisition.discovery import resolve
-from acquisition.naming import SessionFields, bids_path, next_free_run, prepare_output
-from acquisition.session import record_session
+from acquisition.naming import SessionFields, bids_path, events_tsv_path, next_free_run
+from acquisition.service import RecordingError, RecordingService, summary_text
+from acquisition.session import EXIT_RECORDING_FAILED, EXIT_START_FAILED
 from devices.body import SimulatedBody
 from devices.lab import SimulatedLab, load_devices
 from gui.display_check import window_problem
@@ -78,11 +79,6 @@ def open_panel(args: argparse.Namespace) -> int:
     return gui_args.func(gui_args)
 
 
-def events_path(recording: Path) -> Path:
-    """BIDS: sub-X_ses-Y_task-Z_run-N_physio.xdf -> sub-X_ses-Y_task-Z_run-N_events.tsv."""
-    return recording.with_name(recording.stem.rsplit("_", 1)[0] + "_events.tsv")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.cohort is not None:
         return run_cohort(args)
@@ -131,55 +127,60 @@ def run_visit(args: argparse.Namespace) -> int:
     protocols = {p.protocol: load_protocol(p.protocol) for p in PHASES}
     window = StimulusWindow()
     window.open(windowed=True, size=WINDOW_SIZE)
-    body = SimulatedBody(lab)  # face_onset markers say where each face is
+    body = SimulatedBody(lab, attention=0.5)  # face_onset markers say where; feedback cues, where to look
     participant = SimulatedParticipant()
     query = [f"source_id='{t.source.info.source_id()}'" for t in lab.threads]
     found = resolve(query, wait=1.0)
     means: dict[str, dict[float, float]] = {}
+    service = RecordingService(args.markers)  # the same recording service as record, serve and the panel
+    stop = threading.Event()
+    install_stop_signals(stop)
     try:
         for phase in PHASES:
             fields = next_free_run(args.root, SessionFields(args.participant, phase.session, phase.task))
-            path = prepare_output(bids_path(args.root, fields))
-            stop = threading.Event()
-            install_stop_signals(stop)
-            started, code = threading.Event(), [0]
-
-            def record(path=path, stop=stop, started=started, code=code) -> None:
-                code[0] = record_session(path, query, found, stop, None, args.markers,
-                                         on_started=lambda *_: started.set())
-                started.set()  # also when the start failed
-
-            recording = threading.Thread(target=record, name="demo-recording")
-            recording.start()
-            started.wait()
-            if code[0] or not recording.is_alive():
-                recording.join()
-                return code[0] or 2
-            client = MarkerClient(args.markers, sender_id="stimulus")
-            watchdog = QTimer()  # Ctrl-C ends the task too, not only the recording
-            watchdog.timeout.connect(lambda stop=stop: stop.is_set() and window.abort_requested.emit())
+            try:
+                path = service.start(bids_path(args.root, fields), query, found)
+            except RecordingError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_START_FAILED
+            print(f"recording to {path}", file=sys.stderr)
+            client = MarkerClient(service.status().markers, sender_id="stimulus")
+            watchdog = QTimer()  # Ctrl-C, or a recording that broke, ends the task too
+            watchdog.timeout.connect(
+                lambda: (stop.is_set() or service.finished.is_set()) and window.abort_requested.emit())
             watchdog.start(100)
             try:
                 result = run_protocol(protocols[phase.protocol], TeeSink(client, body),
-                                      participant=participant, window=window, speed=args.speed)
+                                      participant=participant, window=window, speed=args.speed,
+                                      on_feedback=lambda feed, state, why: print(f"  feedback {feed}: {state} {why}"))
             finally:
                 watchdog.stop()
                 undelivered = client.close(timeout=5.0, warn=False)  # reported below
-                stop.set()
-                recording.join()
-            tsv = write_events_tsv(events_path(path), result.markers)
+                recording = service.stop()
+            print(summary_text(recording))
+            tsv = write_events_tsv(events_tsv_path(recording.path), result.markers)
             print(f"{phase.session}: {len(result.trials)} trials; events in {tsv}")
             if undelivered:
                 print(f"warning: {len(undelivered)} markers not confirmed by the recorder (they are in the TSV)")
+            if recording.error:
+                print(f"error: {recording.error}", file=sys.stderr)
+                return EXIT_RECORDING_FAILED
             if phase.task == "rating":
                 means[phase.session] = result.mean_rating_by_morph()
             else:
                 for s in result.summaries:
                     print(f"  {s.block}: {100 * s.accuracy:.0f} % correct, final intensity {s.final_intensity:.2f}")
-            if result.aborted or code[0]:
+                for m in result.markers:
+                    if m.event == "feedback_block":
+                        print(f"  {m.get('block')} feedback: eyes looked at on {m.get('looked_eyes')} of "
+                              f"{m.get('faces')} faces, {m.get('cued')} cued; mirrored {m.get('mirrored')} of "
+                              f"{m.get('mirror_faces')} happy faces; {m.get('calm')} calm cues")
+            if result.aborted:
                 print("stopped early")
-                return code[0] or 3
+                return 3
     finally:
+        if service.recording:
+            service.stop()
         window.close()
         lab.stop()
     print(rating_table(means))

@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from acquisition.naming import BIDS_TEMPLATE, NamingError, SessionFields, bids_path, prepare_output
+from acquisition.naming import BIDS_TEMPLATE, NamingError, SessionFields, bids_path
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,10 +30,11 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def output_path(args: argparse.Namespace) -> Path:
+    """The file the arguments name (the recording service makes its folder and guards old files)."""
     if args.out is not None:
-        return prepare_output(args.out, args.on_exists)
+        return Path(args.out)
     fields = SessionFields(args.participant, args.session, args.task, str(args.run), args.acq)
-    return prepare_output(bids_path(args.root, fields, args.template), args.on_exists)
+    return bids_path(args.root, fields, args.template)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,10 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serve", help="record on commands from experiment scripts (LabRecorder's remote control)",
         description="Wait for LabRecorder remote-control commands (select all, filename {...}, start, stop) "
                     "on a TCP port, so lab scripts written for LabRecorder drive Attune unchanged.")
-    serve.add_argument("--root", type=Path, default=Path("recordings"), help="default folder for recordings")
+    serve.add_argument("--root", type=Path, default=Path("recordings"),
+                       help="folder for recordings; a remote command can name no file outside it")
+    serve.add_argument("--allow-root", type=Path, action="append", default=[],
+                       help="another folder that 'filename {root:...}' may name (repeatable)")
     serve.add_argument("--port", type=int, default=22345, help="TCP port (LabRecorder's is 22345)")
     serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default loopback; 0.0.0.0 lets other computers in)")
+                       help="address to listen on (default loopback; 0.0.0.0 lets other computers in, "
+                            "and then needs --token-file)")
+    serve.add_argument("--token-file", type=Path,
+                       help="file holding a shared secret; clients must send 'auth <secret>' first")
     serve.add_argument("--markers", default="tcp://127.0.0.1:5556",
                        help="ZeroMQ endpoint for stimulus markers during recordings ('off' to disable)")
     serve.set_defaults(func=run_serve)
@@ -80,8 +87,23 @@ def run_serve(args: argparse.Namespace) -> int:
 
     logging.getLogger("acquisition.remote_control").setLevel(logging.INFO)  # say when files start and end
     markers = None if args.markers == "off" else args.markers
+    token = None
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"error: --token-file {args.token_file}: {exc}", file=sys.stderr)
+            return 2
+        if len(token) < 16:
+            print(f"error: --token-file {args.token_file}: the token must be at least 16 characters",
+                  file=sys.stderr)
+            return 2
     try:
-        control = RemoteControl(args.root, markers, args.host, args.port).start()
+        control = RemoteControl(args.root, markers, args.host, args.port, allow_roots=args.allow_root,
+                                token=token).start()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -115,6 +137,9 @@ def run_streams(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_INTERRUPTED = 130  # the shell's code for "ended by Ctrl-C"
+
+
 def install_stop_signals(stop: threading.Event) -> None:
     """Ctrl-C and SIGTERM end the recording cleanly (footers and all)."""
     def handler(signum, frame):  # noqa: ARG001
@@ -134,13 +159,20 @@ def run_record(args: argparse.Namespace) -> int:
     )
     from acquisition.session import record_session
 
+    stop = threading.Event()
+    install_stop_signals(stop)  # before the first LSL call: Ctrl-C while looking for streams ends cleanly
     try:
         for predicate in args.require:
             check_predicate(predicate)
-        found = resolve(args.query, args.wait)
-    except QueryError as exc:
+        path = output_path(args)
+        print(f"looking for streams ({args.wait:g} s)...", file=sys.stderr, flush=True)
+        found = resolve(args.query, args.wait, stop)
+    except (QueryError, NamingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if stop.is_set():
+        print("stopped before the recording began; no file was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     for key, infos in shared_source_ids(found).items():
         print(f"warning: {shared_warning(key, infos)}", file=sys.stderr)
     missing = missing_required(found, args.require)
@@ -152,13 +184,6 @@ def run_record(args: argparse.Namespace) -> int:
             return 3
         print(f"warning: required stream(s) not found yet: {names}; they join when they appear",
               file=sys.stderr)
-    try:
-        path = output_path(args)
-    except (NamingError, FileExistsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    install_stop_signals(stop)
     markers = None if args.markers == "off" else args.markers
     return record_session(path, args.query, found, stop, args.duration, markers, args.require,
-                          allow_network=args.markers_allow_network)
+                          allow_network=args.markers_allow_network, on_exists=args.on_exists)

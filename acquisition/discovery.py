@@ -7,6 +7,8 @@ first and a typo is reported instead of recording an empty file.
 """
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import pylsl
@@ -87,9 +89,17 @@ def describe(info: pylsl.StreamInfo) -> str:
     return f"{info.name()} ({info.type()}, {info.channel_count()} ch @ {info.nominal_srate():g} Hz, {info.hostname()})"
 
 
-def resolve(queries: list[str], wait: float = 1.0) -> list[pylsl.StreamInfo]:
-    """Streams visible now that match any query."""
+def resolve(queries: list[str], wait: float = 1.0, stop: threading.Event | None = None) -> list[pylsl.StreamInfo]:
+    """Streams visible now that match any query; a set ``stop`` cuts the wait short (Ctrl-C)."""
     predicate = combine(queries)
+    if stop is not None:
+        resolver = pylsl.ContinuousResolver(pred=predicate) if predicate else pylsl.ContinuousResolver()
+        deadline = time.monotonic() + wait
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            # short waits: a signal that lands on one of liblsl's threads is only handled when
+            # the main thread wakes up, so Ctrl-C takes effect within 0.1 s
+            stop.wait(min(0.1, left))
+        return resolver.results()
     if predicate is None:
         return pylsl.resolve_streams(wait)
     return pylsl.resolve_bypred(predicate, 0, wait)

@@ -64,6 +64,18 @@ def bids_path(root: str | os.PathLike, fields: SessionFields, template: str = BI
     return Path(root) / render(template, fields)
 
 
+def events_tsv_path(recording: str | os.PathLike) -> Path:
+    """The task's events TSV beside a recording: BIDS swaps the suffix, other names append one.
+
+    ``sub-X_ses-Y_task-Z_run-1_physio.xdf`` -> ``sub-X_ses-Y_task-Z_run-1_events.tsv``;
+    ``session.xdf`` -> ``session_events.tsv``.
+    """
+    recording = Path(recording)
+    head, sep, suffix = recording.stem.rpartition("_")
+    bids = recording.stem.startswith("sub-") and sep and "-" not in suffix
+    return recording.with_name(f"{head if bids else recording.stem}_events.tsv")
+
+
 def next_free_run(root: str | os.PathLike, fields: SessionFields, template: str = BIDS_TEMPLATE) -> SessionFields:
     """The same fields with the first run number whose file does not exist yet."""
     run = int(fields.run) if str(fields.run).isdigit() else 1

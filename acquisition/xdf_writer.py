@@ -5,11 +5,20 @@ whole into a memory buffer and written with a single ``os.write`` per
 flush, so a process killed at any moment leaves only complete chunks
 behind; the caller flushes at least every second. Footers are written by
 ``close()`` for every stream; a file without them is visibly unfinished.
+
+A write that fails (disk full, file too large, I/O error) never leaves
+half a chunk: the file is cut back to the last whole chunk, the writer
+stops taking data and says why in ``fault``, and ``close()`` still writes
+footers that describe exactly what is on disk, if space allows. A file
+deleted while open (e.g. its folder removed) lives on in the open
+descriptor; ``close()`` copies it to a recovery path (``recovered_to``).
 """
 from __future__ import annotations
 
+import errno
 import os
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -96,6 +105,34 @@ class StreamStats:
                                    self.clock_offsets)
 
 
+def describe_write_error(path: Path, exc: OSError) -> str:
+    """What a failed write means for the operator, naming the file."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"disk full: cannot write {path} ({exc.strerror})"
+    if exc.errno == errno.EFBIG:
+        return f"file too large for this disk or account: {path} ({exc.strerror})"
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
+def recovery_path(path: Path) -> Path:
+    """Where a file whose folder vanished is saved: the nearest folder that still exists."""
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder / f"{path.stem}_recovered{path.suffix}"
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    """Write every byte: a short write goes on with the rest, never repeats what was written."""
+    with memoryview(data) as view:
+        done = 0
+        while done < len(view):
+            n = os.write(fd, view[done:])
+            if n <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done += n
+
+
 class XDFWriter:
     """Thread-safe XDF file writer; many readers write, one flusher reaches the disk.
 
@@ -105,16 +142,28 @@ class XDFWriter:
     def __init__(self, path: str | os.PathLike, boundary_interval: float = 10.0,
                  max_buffer: int = 8 * 2**20) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        # read-write: a file whose folder is deleted can still be copied out of the descriptor
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        self._fd = os.open(self.path, flags, 0o644)
         self._lock = threading.Lock()
         self._buffer = bytearray(MAGIC + file_header_chunk())
         self._streams: dict[int, StreamStats] = {}
+        self._committed: dict[int, tuple[float | None, float | None, int, int]] = {}
         self._bytes_on_disk = 0
         self._boundary_interval = boundary_interval
         self._last_boundary = time.monotonic()
         self._max_buffer = max_buffer
         self.closed = False
+        self.fault: str | None = None  # why the file stopped growing; None while all is well
+        self.failed = threading.Event()  # set with ``fault``
+        self.dropped_bytes = 0  # data not written after the fault
+        self.orphaned = False  # the file was deleted from its folder while open
+        self.recovered_to: Path | None = None
         self.flush()
+        if self.fault is not None:  # not even the header fits: leave nothing behind
+            os.close(self._fd)
+            self.path.unlink(missing_ok=True)
+            raise OSError(errno.ENOSPC, self.fault)
 
     # -- streams ---------------------------------------------------------
     def add_stream(self, stream_id: int, info_xml: str, fmt: str, nominal_srate: float) -> None:
@@ -164,42 +213,129 @@ class XDFWriter:
         """Add one whole chunk (given in parts) to the buffer."""
         if self.closed:
             raise ValueError(f"{self.path} is closed")
+        if self.fault is not None:  # the file ends at the fault; say so, do not grow a buffer
+            self.dropped_bytes += sum(len(part) for part in parts)
+            return
         for part in parts:
             self._buffer += part
         if len(self._buffer) >= self._max_buffer:
             self._write_out()
 
     def _write_out(self) -> None:
-        view = memoryview(self._buffer)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        """Write the buffer; on an error cut the file back to its last whole chunk and stop."""
+        chunk_end = self._bytes_on_disk  # the buffer holds whole chunks only
+        try:
+            _write_all(self._fd, self._buffer)
+        except OSError as exc:
+            self._fail(exc, chunk_end)
+            return
         self._bytes_on_disk += len(self._buffer)
         self._buffer = bytearray()
+        self._committed = {sid: (s.first_timestamp, s.last_timestamp, s.sample_count, len(s.clock_offsets))
+                           for sid, s in self._streams.items()}
+
+    def _fail(self, exc: OSError, chunk_end: int) -> None:
+        self.fault = describe_write_error(self.path, exc)
+        self.dropped_bytes += len(self._buffer)
+        self._buffer = bytearray()
+        self._cut(chunk_end)
+        self.failed.set()
+
+    def _cut(self, size: int) -> None:
+        """Drop a partly written chunk: the file ends on a whole chunk, the next write follows it."""
+        try:
+            os.ftruncate(self._fd, size)
+            os.lseek(self._fd, size, os.SEEK_SET)
+        except OSError:
+            pass
+        self._bytes_on_disk = size
 
     def flush(self, sync: bool = False) -> None:
         """Write whole buffered chunks to the file (and a boundary chunk when due)."""
         with self._lock:
-            if self.closed:
+            if self.closed or self.fault is not None:
                 return
             if time.monotonic() - self._last_boundary >= self._boundary_interval:
                 self._buffer += boundary_chunk()
                 self._last_boundary = time.monotonic()
             if self._buffer:
                 self._write_out()
-            if sync:
-                os.fsync(self._fd)
+            if sync and self.fault is None:
+                self._sync()
+
+    def _sync(self) -> None:
+        try:
+            os.fsync(self._fd)
+            if not self.orphaned and os.fstat(self._fd).st_nlink == 0:
+                self.orphaned = True
+        except OSError as exc:
+            self._fail(exc, self._bytes_on_disk)
 
     def close(self) -> None:
-        """Write a footer for every stream, flush, sync and close."""
+        """Write a footer for every stream, flush, sync and close; never raises for the disk.
+
+        After a fault the footers describe what is on disk (if they fit);
+        a file deleted while open is copied to ``recovered_to``.
+        """
         with self._lock:
             if self.closed:
                 return
-            self._buffer += boundary_chunk()
-            for stream_id, stats in self._streams.items():
-                self._buffer += stats.footer_chunk(stream_id)
-        self.flush(sync=True)
-        with self._lock:
-            self.closed = True
-            os.close(self._fd)
+            if self.fault is None:
+                self._buffer += boundary_chunk()
+                for stream_id, stats in self._streams.items():
+                    self._buffer += stats.footer_chunk(stream_id)
+                self._write_out()
+            if self.fault is not None:
+                self._write_committed_footers()
+            self._sync()
+            try:
+                if os.fstat(self._fd).st_nlink == 0:
+                    self.orphaned = True
+                    self._recover()
+            finally:
+                self.closed = True
+                os.close(self._fd)
+
+    def _write_committed_footers(self) -> None:
+        """Footers for exactly the samples on disk, if the disk has room for them."""
+        tail = bytearray(boundary_chunk())
+        for sid, (first, last, count, n_offsets) in self._committed.items():
+            stats = self._streams[sid]
+            on_disk = StreamStats(stats.fmt, stats.nominal_srate, first, last, count, stats.clock_offsets[:n_offsets])
+            tail += on_disk.footer_chunk(sid)
+        end = self._bytes_on_disk
+        try:
+            _write_all(self._fd, tail)
+            self._bytes_on_disk += len(tail)
+        except OSError:
+            self._cut(end)
+
+    def _recover(self) -> None:
+        """Copy the still-open file to a new path beside where it was (never over another file)."""
+        target = recovery_path(self.path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        n = 1
+        while True:
+            try:
+                out = os.open(target, flags, 0o644)
+                break
+            except FileExistsError:
+                n += 1
+                target = target.with_name(f"{self.path.stem}_recovered{n}{self.path.suffix}")
+            except OSError as exc:  # that folder is not writable: the temporary folder then
+                fallback = Path(tempfile.gettempdir())
+                if target.parent == fallback:
+                    self.fault = (self.fault or "") + f"; no recovery file could be made: {exc.strerror or exc}"
+                    return
+                target = fallback / target.name
+        try:
+            os.lseek(self._fd, 0, os.SEEK_SET)
+            while block := os.read(self._fd, 1 << 20):
+                _write_all(out, block)
+            os.fsync(out)
+        except OSError as exc:
+            self.fault = (self.fault or "") + f"; copying it to {target} failed: {exc.strerror or exc}"
+        finally:
+            os.close(out)
+        self.recovered_to = target
 

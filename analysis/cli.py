@@ -61,6 +61,7 @@ def find_files(inputs: list[Path]) -> tuple[list[Path], list[str]]:
 
 def run_analyze(args: argparse.Namespace) -> int:
     from analysis.cohort import choose_runs, find_participants, read_participants
+    from analysis.feedback import session_row
     from analysis.fixations import Viewing
     from analysis.recording import AnalysisError, load
     from analysis.regions import Display
@@ -85,6 +86,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"note: {path.name} skipped: {why}", file=sys.stderr)
     files = chosen.files
     done = []
+    feedback_rows = []  # training sessions with live feedback
     for i, path in enumerate(files, 1):
         began = time.monotonic()
         print(f"[{i}/{len(files)}] {path.name}: reading", file=sys.stderr, flush=True)
@@ -104,13 +106,17 @@ def run_analyze(args: argparse.Namespace) -> int:
             print(f"warning: {path.name}: {note}", file=sys.stderr)
             rec.notes.append(note)
         done.append(Analysed(path, rows, rec.notes, task_speed(rec.markers)))
+        session = session_row(rec.markers, rec.labels)
+        if session is not None:
+            feedback_rows.append(session)
         print(f"[{i}/{len(files)}] {path.name}: {len(rows)} faces in {time.monotonic() - began:.1f} s",
               file=sys.stderr, flush=True)
     if not done:
         print("error: nothing could be analysed", file=sys.stderr)
         return 2
     try:
-        report = write_outputs(args.out, done, failures, chosen.skipped, groups, groups_source, args.runs)
+        report = write_outputs(args.out, done, failures, chosen.skipped, groups, groups_source, args.runs,
+                               feedback_rows=feedback_rows)
     except OSError as exc:
         print(f"error: cannot write the report into {args.out}: {exc}", file=sys.stderr)
         return 2

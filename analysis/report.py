@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis import cohort, plots, summary
+from analysis import cohort, feedback, plots, summary
 from analysis.trials import COLUMNS
 
 STAT_MEASURES = ["ambiguous_positive_pct", "ambiguous_rating", "pse", "slope", "scr_sad_us", "scr_happy_us", "smile",
@@ -162,7 +162,8 @@ def _stats_rows(table: list[dict]) -> tuple[list[list[str]], list[list[str]]]:
 
 def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
                   skipped: list[tuple[Path, str]] = (), groups: dict[str, dict[str, str]] | None = None,
-                  groups_source: Path | None = None, runs: str = "latest") -> Path:
+                  groups_source: Path | None = None, runs: str = "latest",
+                  feedback_rows: list[dict] | None = None) -> Path:
     """All files into ``out``; returns the Markdown report's path (report.html beside it)."""
     out.mkdir(parents=True, exist_ok=True)
     groups = groups or {}
@@ -247,6 +248,8 @@ def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
         blocks.append(("fig", cohort.BY_KEY[key].label, png, caption))
     png, caption = plots.scr_by_emotion(table, out / "fig_scr_by_emotion.png")
     blocks.append(("fig", "SCR by emotion", png, caption))
+    if feedback_rows:
+        blocks += _feedback_blocks(out, feedback_rows)
     blocks += [("h", 2, "Files"),
                ("list", ["measures.tsv: one line per recording, every measure",
                          "summary_by_morph.tsv, summary_by_emotion.tsv: per participant and phase",
@@ -256,3 +259,20 @@ def write_outputs(out: Path, recordings: list[Analysed], failures: list[str],
     report.write_text(_md(blocks), encoding="utf-8")
     (out / "report.html").write_text(_html(blocks, "Cohort analysis"), encoding="utf-8")
     return report
+
+
+def _feedback_blocks(out: Path, rows: list[dict]) -> list[tuple]:
+    """Training sessions with live feedback (analysis/feedback.py), and their change across sessions."""
+    write_tsv(out / "summary_feedback.tsv", rows, feedback.COLUMNS)
+    blocks: list[tuple] = [
+        ("h", 2, "Live feedback in training"),
+        ("p", "One line per training recording with live feedback (summary_feedback.tsv; columns in "
+              "docs/feedback.md): time to the first look at the eyes and mouth, dwell on them with and without a "
+              "cue, cues, mirroring rate."),
+        ("table", feedback.COLUMNS, [[_cell(r.get(c, "")) for c in feedback.COLUMNS] for r in rows])]
+    change = feedback.change_across_sessions(rows)
+    if change:
+        columns = ["participant", "sessions", *feedback.CHANGE]
+        blocks += [("h", 3, "Change from the first to the last training session"),
+                   ("table", columns, [[_cell(r.get(c, "")) for c in columns] for r in change])]
+    return blocks

@@ -21,6 +21,7 @@ from typing import Any
 import pylsl
 
 from devices.lab import SimulatedLab
+from stimulus import face_geometry
 from sync.streams import RELAY_PREDICATE
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class FaceRegions:
 
     eyes: tuple[tuple[float, float], ...]
     mouth: tuple[float, float]
+    elsewhere: tuple[tuple[float, float], ...] = ()  # forehead and cheeks: on the face, not informative
 
     @classmethod
     def from_rect(cls, rect: tuple[float, float, float, float]) -> FaceRegions:
@@ -41,7 +43,8 @@ class FaceRegions:
         def at(fx: float, fy: float) -> tuple[float, float]:  # face-image fraction -> screen
             return x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)
 
-        return cls(eyes=(at(0.38, 0.555), at(0.62, 0.555)), mouth=at(0.5, 0.77))
+        return cls(eyes=tuple(at(*p) for p in face_geometry.EYE_POINTS), mouth=at(*face_geometry.MOUTH_POINT),
+                   elsewhere=tuple(at(*p) for p in face_geometry.ELSEWHERE_POINTS))
 
     @classmethod
     def centred(cls, face_height: float, aspect: float) -> FaceRegions:
@@ -56,9 +59,12 @@ class SimulatedBody:
     def __init__(self, lab: SimulatedLab, regions: FaceRegions = FaceRegions.centred(0.55, 1.6),  # noqa: B008 (frozen dataclass)
                  scr_latency: float = 2.0,
                  scr_amplitude: float = 0.4, seed: int = 11, distress_gain: float = 1.0,
-                 smile: float = 0.0) -> None:
+                 smile: float = 0.0, attention: float = 1.0, mirroring: float = 0.6) -> None:
         self.lab = lab
         self.regions = regions
+        self.current = regions  # the face on screen now
+        self.attention = attention  # chance of looking at eyes and mouth on her own
+        self.mirroring = mirroring  # how much of a face's emotion her own face shows
         self.scr_latency = scr_latency
         self.scr_amplitude = scr_amplitude
         self.distress_gain = distress_gain  # SCR size to sad faces relative to the rest (training lowers it)
@@ -76,11 +82,24 @@ class SimulatedBody:
                     amplitude *= self.distress_gain
                 self.lab.gsr.respond(self.scr_latency + self.rng.uniform(-0.3, 0.3), amplitude)
             if self.lab.expression is not None:
-                self.lab.expression.express(0.6 * morph + self.smile)
+                self.lab.expression.express(self.mirroring * morph + self.smile)
             if self.lab.eyetracker is not None:  # eyes twice as often as the mouth
                 rect = fields.get("face_rect")  # where the task drew it, when it says
-                r = FaceRegions.from_rect(rect) if rect and len(rect) == 4 else self.regions
-                self.lab.eyetracker.attend([*r.eyes, *r.eyes, r.mouth])
+                r = self.current = FaceRegions.from_rect(rect) if rect and len(rect) == 4 else self.regions
+                informed = self.rng.random() < self.attention or not r.elsewhere
+                self.lab.eyetracker.attend([*r.eyes, *r.eyes, r.mouth] if informed else list(r.elsewhere))
+        elif event == "feedback_cue_on":  # her gaze follows the cue, and she learns from it
+            if self.lab.eyetracker is not None:
+                cued = fields.get("regions") or []
+                points = [*(self.current.eyes if "eyes" in cued else ()),
+                          *((self.current.mouth,) if "mouth" in cued else ())]
+                if points:
+                    self.lab.eyetracker.attend(points)
+            self.attention = min(0.95, self.attention + 0.03)
+        elif event == "feedback_mirroring":
+            self.mirroring = min(1.2, self.mirroring + 0.03)
+        elif event == "protocol_start" and fields.get("task") == "training" and self.faces:
+            self.mirroring = min(1.2, self.mirroring + 0.1)  # each training session after earlier ones
         elif event in ("face_offset", "protocol_end"):
             if self.lab.eyetracker is not None:
                 self.lab.eyetracker.attend(None)

@@ -29,10 +29,11 @@ from PyQt6.QtWidgets import (
 )
 
 from acquisition.live import LOST, LiveHub, stall_threshold
-from acquisition.naming import NamingError
+from acquisition.naming import NamingError, events_tsv_path
 from devices.body import MarkerFollower, SimulatedBody
 from devices.lab import DEFAULT_DEVICES, DeviceConfig, SimulatedLab, load_devices
 from gui.background import Background
+from gui.feedback_status import FeedbackStatus
 from gui.marker_log import MarkerLog
 from gui.plots import LivePlots
 from gui.recording_job import FAILED, RECORDING, RecordingJob
@@ -118,6 +119,7 @@ class ControlPanel(QMainWindow):
 
         self.streams = StreamsView()
         self.marker_log = MarkerLog(self.hub.markers)
+        self.feedback_status = FeedbackStatus()  # training with live feedback: what the participant gets now
 
         plots_box = QWidget()
         pv = QVBoxLayout(plots_box)
@@ -134,6 +136,7 @@ class ControlPanel(QMainWindow):
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.session)
         lv.addWidget(self.recording)
+        lv.addWidget(self.feedback_status)
         lv.addWidget(self._titled("Markers", self.marker_log), 1)
         left.setMinimumWidth(430)
         left.setMaximumWidth(520)
@@ -262,9 +265,7 @@ class ControlPanel(QMainWindow):
             self.task_note = "The marker server is not running: start a recording first."
             return
         path = snap.path
-        events = path.with_name(path.name.replace("_physio.xdf", "_events.tsv")) if path else None
-        if events is not None and events.suffix != ".tsv":
-            events = path.with_suffix(".events.tsv")
+        events = events_tsv_path(path) if path else None
         request = self.session.task_request(snap.markers, str(events or ""))
         self.progress = TaskProgress()
         remote = self.session.remote_endpoint
@@ -367,6 +368,7 @@ class ControlPanel(QMainWindow):
         for marker in self.hub.markers.after(self._markers_seen):
             if not replaying:  # a replayed task's markers are history, not a task running now
                 self.progress.take(marker)
+                self.feedback_status.take(marker)
         self._markers_seen = self.hub.markers.count
         self.marker_log.refresh()
         snap = self.job.snapshot
@@ -396,8 +398,8 @@ class ControlPanel(QMainWindow):
         alarm, notes = [], []
         if snap.state == FAILED:
             alarm.append(f"Recording failed: {snap.error}")
-        if snap.marker_error and snap.active:
-            alarm.append(snap.marker_error)
+        if snap.warning and snap.active:
+            alarm.append(snap.warning)
         if snap.active:
             elapsed = snap.elapsed(now)
             quiet = [row for row in snap.rows

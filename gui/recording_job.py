@@ -4,7 +4,11 @@ Creating the file, starting the recorder, polling its status and the
 stop drain (up to a second and more) all touch the disk or LSL, so none of
 it may run on the GUI thread. The job publishes an immutable snapshot that
 the panel reads on its timer; the panel only ever calls ``start``/``stop``,
-which return at once.
+which return at once. The recording itself is the headless
+``acquisition.service.RecordingService``, the same one the CLI and
+``serve`` use: a start it refuses (e.g. the marker port is busy) is a
+failed start shown in the banner, and a fault while recording (disk full)
+ends the recording and is shown the same way.
 """
 from __future__ import annotations
 
@@ -18,9 +22,8 @@ from xml.etree import ElementTree
 import pylsl
 
 from acquisition.live import LiveHub
-from acquisition.naming import prepare_output
 from acquisition.recorder import Recorder, StreamStatus
-from sync.streams import RELAY_PREDICATE
+from acquisition.service import RecordingError, RecordingService
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class Snapshot:
     rows: tuple[StreamStatus, ...] = ()
     error: str = ""
     markers: str = ""  # the ZeroMQ endpoint markers are received on ("" when off)
-    marker_error: str = ""
+    warning: str = ""  # something wrong that does not stop the recording (its file was deleted)
 
     def elapsed(self, now: float) -> float:
         if self.started_at is None:
@@ -99,16 +102,6 @@ class MarkerSink:
         return LiveMarkers(stream, self.hub, header.findtext("name") or "markers")
 
 
-def start_marker_server(recorder: Recorder, endpoint: str | None, hub: LiveHub | None = None) -> tuple[Any, str]:
-    """Receive the stimulus side's ZeroMQ markers into ``recorder``; returns (server, endpoint)."""
-    if not endpoint:
-        return None, ""
-    from sync.server import MarkerServer
-
-    server = MarkerServer(MarkerSink(recorder, hub), endpoint).start()
-    return server, server.endpoint
-
-
 class RecordingJob:
     """Runs one Recorder in the background; ``snapshot`` tells the panel how it goes."""
 
@@ -116,6 +109,7 @@ class RecordingJob:
         self.hub = hub
         self.snapshot = Snapshot()
         self.recorder: Recorder | None = None
+        self.service: RecordingService | None = None
         self.summary: list[StreamStatus] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -147,44 +141,34 @@ class RecordingJob:
 
     def _run(self, path: Path, queries: list[str], initial: list[pylsl.StreamInfo],
              marker_endpoint: str | None, on_exists: str) -> None:
-        recorder = None
-        server = None
+        hub = self.hub
+        service = RecordingService(marker_endpoint, poll_interval=LIVE_POLL_INTERVAL,
+                                   prepare=hub.attach if hub is not None else None,
+                                   marker_sink=lambda recorder: MarkerSink(recorder, hub))
+        self.service = service
         try:
-            path = prepare_output(path, on_exists)
-            # never the marker relay: the server below records the markers themselves
-            recorder = Recorder(path, queries, exclude=[RELAY_PREDICATE], poll_interval=LIVE_POLL_INTERVAL)
-            if self.hub is not None:
-                self.hub.attach(recorder)
-            recorder.start(initial)
-            self.recorder = recorder
-            markers, marker_error = "", ""
             try:
-                server, markers = start_marker_server(recorder, marker_endpoint, self.hub)
-            except Exception as exc:  # markers are precious, but the physiology must still record
-                log.exception("marker server did not start")
-                marker_error = f"marker server on {marker_endpoint} did not start: {exc}"
+                path = service.start(path, queries, initial, on_exists=on_exists)
+            except RecordingError as exc:
+                self._publish(state=FAILED, error=f"the recording did not start: {exc}")
+                return
+            self.recorder = service.recorder
+            status = service.status()
+            started_at = service.recorder.started_at if service.recorder is not None else pylsl.local_clock()
             self._publish(state=RECORDING if not self._stop.is_set() else STOPPING, path=path,
-                          started_at=recorder.started_at, markers=markers, marker_error=marker_error)
-            while not self._stop.wait(STATUS_INTERVAL):
-                self._publish(size=recorder.writer.size, rows=tuple(recorder.status()))
+                          started_at=started_at, markers=status.markers)
+            while not self._stop.wait(STATUS_INTERVAL) and not service.finished.is_set():
+                status = service.status()
+                self._publish(size=status.size, rows=status.rows, warning=status.warning)
+            result = service.stop()
+            self.summary = result.rows
+            self._publish(state=FAILED if result.error else STOPPED, error=result.error, path=result.path,
+                          stopped_at=started_at + result.seconds, size=result.size, rows=tuple(result.rows))
         except Exception as exc:
             log.exception("recording failed")
+            if service.recording:
+                service.stop()
             self._publish(state=FAILED, error=str(exc))
         finally:
-            if server is not None:
-                try:
-                    server.close()
-                except Exception:
-                    log.exception("marker server did not stop cleanly")
-            if recorder is not None and recorder.writer is not None:
-                try:
-                    self.summary = recorder.stop()
-                except Exception as exc:
-                    log.exception("recording did not stop cleanly")
-                    self._publish(error=f"stop: {exc}")
-                size = recorder.path.stat().st_size if recorder.path.exists() else recorder.writer.size
-                if self.snapshot.state != FAILED:
-                    self._publish(state=STOPPED)
-                self._publish(stopped_at=recorder.stopped_at, size=size, rows=tuple(self.summary))
-            if self.hub is not None:
-                self.hub.detach()
+            if hub is not None:
+                hub.detach()

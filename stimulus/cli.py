@@ -3,6 +3,7 @@
     main.py stimulus --protocol infant_face_rating --screen 1
     main.py stimulus --protocol emotion_training --windowed --simulate-participant --speed 10
     main.py stimulus --list
+    main.py stimulus --protocol emotion_training --check-feedback   # are the feedback streams there?
     main.py stimulus --export-faces faces/      # the built-in faces as PNGs + manifest.csv
 
 Also runnable alone: ``python -m stimulus.cli --protocol ...``.
@@ -65,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="divide every duration by X (demos and checks; 1 for real sessions)")
     parser.add_argument("--seed", type=int, help="override the protocol's randomisation seed")
     parser.add_argument("--list", action="store_true", help="list the shipped protocols and exit")
+    parser.add_argument("--check-feedback", action="store_true",
+                        help="only check the streams the protocol's live feedback reads, then exit "
+                             "(0: all found and valid; 1: some feedback would be off)")
     parser.add_argument("--export-faces", metavar="DIR",
                         help="write the built-in faces as PNGs plus manifest.csv into DIR and exit")
 
@@ -97,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"stimulus: {exc}", file=sys.stderr)
         return 1
 
+    if args.check_feedback:
+        return _check_feedback(protocol)
+
     from stimulus.events_tsv import unique_path, write_events_tsv
     from stimulus.participant import SimulatedParticipant
     from stimulus.runner import run_protocol
@@ -119,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
           f"{'off' if client is None else 'to ' + args.endpoint}; Escape ends the run")
     try:
         result = run_protocol(protocol, client, participant=participant, speed=args.speed, seed=args.seed,
-                              screen=args.screen, windowed=args.windowed, size=size)
+                              screen=args.screen, windowed=args.windowed, size=size, on_feedback=_notice)
     except (ConfigError, ValueError, RuntimeError) as exc:
         print(f"stimulus: {exc}", file=sys.stderr)
         return 1
@@ -140,6 +147,27 @@ def wait_connected(client, timeout: float) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def _check_feedback(protocol) -> int:
+    """The start-of-session check alone, for the experimenter before the participant sits down."""
+    from stimulus.feedback import check_streams
+
+    if not protocol.feedback.enabled:
+        print(f"{protocol.source}: feedback is not enabled in this protocol")
+        return 1
+    result, feeds = check_streams(protocol.feedback)
+    for feed in feeds.values():
+        feed.close()
+    print(result.text())
+    if not result.all_ok:
+        print("the training runs without the feedback of the streams above that are not ok", file=sys.stderr)
+    return 0 if result.all_ok else 1
+
+
+def _notice(feed: str, state: str, reason: str) -> None:
+    """Live feedback news for the experimenter (the participant sees none of it)."""
+    print(f"feedback: {feed} {state}" + (f" ({reason})" if reason else ""), file=sys.stderr, flush=True)
 
 
 def _size(text: str) -> tuple[int, int]:

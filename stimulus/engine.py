@@ -2,7 +2,8 @@
 
 A task is a generator that yields what it needs next: ``Show`` a screen
 (resumed with the flip time of the frame that showed it), ``Wait`` until a
-time, or ``Respond`` (resumed with the participant's answer or a time-out).
+time, ``Until`` a signal or a deadline (gaze-contingent display), or
+``Respond`` (resumed with the participant's answer or a time-out).
 Writing the task as a straight sequence keeps the trial readable, and the
 engine keeps the event loop free between steps, so frames, input and timers
 run exactly as they would with a person in front of the screen.
@@ -44,6 +45,14 @@ class Wait:
 
 
 @dataclass(frozen=True)
+class Until:
+    """Wait for ``signal`` (a bound Qt signal; resumed with True) or ``deadline`` (resumed with False)."""
+
+    deadline: float
+    signal: Any
+
+
+@dataclass(frozen=True)
 class Respond:
     kind: str  # rating, choice or proceed
     deadline: float
@@ -59,7 +68,7 @@ class Response:
     timed_out: bool
 
 
-Script = Generator[Show | Wait | Respond, Any, None]
+Script = Generator[Show | Wait | Until | Respond, Any, None]
 
 
 class Engine(QObject):
@@ -75,6 +84,7 @@ class Engine(QObject):
         self._sim_action: tuple | None = None
         self._error: BaseException | None = None
         self._abort_pending = False
+        self._until: Any = None  # the connection an Until step waits on
         # kept so run() can let go of the window: a reused window must not feed old engines
         self._connections = [
             window.onset.connect(self._on_onset),
@@ -98,6 +108,7 @@ class Engine(QObject):
         self._loop.exec()
         for timer in (self._timer, self._sim_timer, self._watchdog):
             timer.stop()
+        self._end_until()
         for connection in self._connections:
             QObject.disconnect(connection)
         self._connections = []
@@ -138,6 +149,10 @@ class Engine(QObject):
         elif isinstance(command, Wait):
             self._state = ("wait",)
             self._start(self._timer, command.until - now)
+        elif isinstance(command, Until):
+            self._state = ("until",)
+            self._until = command.signal.connect(self._on_until)
+            self._start(self._timer, command.deadline - now)
         elif isinstance(command, Respond):
             self._state = ("respond", command.kind)
             self._start(self._timer, command.deadline - now)
@@ -146,7 +161,7 @@ class Engine(QObject):
                 self._sim_action = (command.kind, answer)
                 self._start(self._sim_timer, command.since + answer.rt - now)
         else:
-            self._advance(None, TypeError(f"a task step must be Show, Wait or Respond, not {command!r}"))
+            self._advance(None, TypeError(f"a task step must be Show, Wait, Until or Respond, not {command!r}"))
 
     def _present(self, screen: scenes.Screen) -> None:
         version = self.window.present(screen)
@@ -164,6 +179,9 @@ class Engine(QObject):
             self._present(self._state[1])
         elif kind == "wait":
             self._advance(None)
+        elif kind == "until":
+            self._end_until()
+            self._advance(False)
         elif kind == "respond":
             self._sim_timer.stop()
             self._advance(Response(self._state[1], None, local_clock(), True))
@@ -172,6 +190,17 @@ class Engine(QObject):
         if self._state[0] == "show" and self._state[1] == version:
             self._watchdog.stop()
             self._advance(flip_time)
+
+    def _on_until(self, *_: Any) -> None:
+        if self._state[0] == "until":
+            self._timer.stop()
+            self._end_until()
+            self._advance(True)
+
+    def _end_until(self) -> None:
+        if self._until is not None:
+            QObject.disconnect(self._until)
+            self._until = None
 
     def _on_response(self, kind: str, value: Any, when: float) -> None:
         if self._state == ("respond", kind):
@@ -205,4 +234,5 @@ class Engine(QObject):
             return
         for timer in (self._timer, self._sim_timer, self._watchdog):
             timer.stop()
+        self._end_until()
         self._advance(None, Aborted())

@@ -20,6 +20,8 @@ PROTOCOL_DIR = CONFIG_DIR / "protocols"
 TASKS = ("rating", "training")
 CHOICES = ("sad", "neutral", "happy")
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+REGIONS = ("eyes", "mouth")
+CUE_STYLES = ("outline", "brighten")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,68 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """Gaze-guided attention: cue the regions she has not looked at ``cue_after`` s into a face."""
+
+    enabled: bool = True
+    regions: tuple[str, ...] = ("eyes", "mouth")
+    cue_after: float = 0.6
+    cue_style: str = "outline"  # outline: a soft ring round the region; brighten: the region lightens
+    cue_colour: str = "#ffe680"
+    gaze_contingent: bool = False  # the face stays until each region had min_dwell (or max_face)
+    min_dwell: float = 0.3
+    max_face: float = 6.0
+
+
+@dataclass(frozen=True)
+class Mirroring:
+    """Her smile (webcam expression) shown against her baseline while a face of ``emotions`` is shown."""
+
+    enabled: bool = True
+    emotions: tuple[str, ...] = ("happy",)
+    threshold: float = 0.15  # smile above the baseline mean that counts as mirroring
+    min_duration: float = 0.2
+    bar: bool = True
+
+
+@dataclass(frozen=True)
+class Calm:
+    """A guided-breathing cue when skin conductance rises after a face of ``emotions``."""
+
+    enabled: bool = True
+    emotions: tuple[str, ...] = ("sad",)
+    rise: float = 0.05  # microsiemens above the level at face onset
+    duration: float = 6.0
+    breath_period: float = 6.0
+    text: str = "Breathe slowly"
+
+
+@dataclass(frozen=True)
+class FeedbackStreams:
+    """LSL predicates (XPath on the stream info) for the streams feedback reads."""
+
+    gaze: str = "type='Gaze'"
+    expression: str = "type='FacialExpression'"
+    gsr: str = "type='GSR'"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Real-time biofeedback during training (docs/feedback.md)."""
+
+    enabled: bool = False
+    streams: FeedbackStreams = field(default_factory=FeedbackStreams)
+    find_timeout: float = 2.0  # start-of-session check: how long to look for each stream
+    stall_after: float = 0.5  # no samples this long: that feedback pauses
+    min_validity: float = 0.5  # valid fraction of the last stall_after seconds below this: pauses
+    baseline: float = 10.0  # neutral period at the start, seconds
+    baseline_text: str = "Relax and look at the cross. The training starts in a moment."
+    attention: Attention = field(default_factory=Attention)
+    mirroring: Mirroring = field(default_factory=Mirroring)
+    calm: Calm = field(default_factory=Calm)
+
+
+@dataclass(frozen=True)
 class Protocol:
     """A validated protocol; ``source`` is the file it came from (for messages and markers)."""
 
@@ -125,6 +189,7 @@ class Protocol:
     rating: Rating
     training: Training
     instructions: str = ""
+    feedback: Feedback = field(default_factory=Feedback)
     description: str = ""
 
     @property
@@ -174,6 +239,9 @@ def parse_protocol(data: dict[str, Any], source: str = "<protocol>",
     rating = _rating(top.section("rating"))
     training = _training(top.section("training"))
     breaks = _breaks(top.section("breaks"))
+    feedback = _feedback(top.section("feedback"))
+    if feedback.enabled and task != "training":
+        raise ConfigError(source, "feedback.enabled", "feedback runs in training protocols only")
     blocks = tuple(top.items("blocks", lambda item, where: _block(item, source, where, task),
                              required=True))
     if not blocks:
@@ -189,7 +257,7 @@ def parse_protocol(data: dict[str, Any], source: str = "<protocol>",
     return Protocol(name=name, task=task, source=source, seed=seed, shuffle=shuffle,
                     timing=timing, stimuli=stimuli, blocks=blocks, breaks=breaks,
                     display=display, rating=rating, training=training,
-                    instructions=instructions, description=description)
+                    instructions=instructions, description=description, feedback=feedback)
 
 
 def _timing(f: Fields) -> Timing:
@@ -335,3 +403,79 @@ def _morph(value: Any, where: str, source: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
         raise ConfigError(source, where, f"must be a morph value from -1 (sad) to 1 (happy), got {value!r}")
     return float(value)
+
+
+def _emotions(f: Fields, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    def check(value: Any, where: str) -> str:
+        if value not in CHOICES:
+            raise ConfigError(f.source, where, f"must be one of {', '.join(CHOICES)}; got {value!r}")
+        return value
+    return tuple(f.items(key, check, list(default)))
+
+
+def _feedback(f: Fields) -> Feedback:
+    d = Feedback()
+    s = f.section("streams")
+    streams = FeedbackStreams(gaze=s.text("gaze", d.streams.gaze),
+                              expression=s.text("expression", d.streams.expression),
+                              gsr=s.text("gsr", d.streams.gsr))
+    s.finish()
+    for key in ("gaze", "expression", "gsr"):
+        if not getattr(streams, key).strip():
+            raise s.error(key, "must be an LSL predicate such as type='Gaze'")
+
+    a, da = f.section("attention"), Attention()
+
+    def region(value: Any, where: str) -> str:
+        if value not in REGIONS:
+            raise ConfigError(f.source, where, f"must be one of {', '.join(REGIONS)}; got {value!r}")
+        return value
+    attention = Attention(
+        enabled=a.flag("enabled", da.enabled),
+        regions=tuple(a.items("regions", region, list(da.regions))),
+        cue_after=a.number("cue_after", da.cue_after, lo=0.0, hi=60.0),
+        cue_style=a.text("cue_style", da.cue_style, choices=list(CUE_STYLES)),
+        cue_colour=_colour(a, "cue_colour", da.cue_colour),
+        gaze_contingent=a.flag("gaze_contingent", da.gaze_contingent),
+        min_dwell=a.number("min_dwell", da.min_dwell, lo=0.0, hi=60.0),
+        max_face=a.number("max_face", da.max_face, lo=0.1, hi=600.0),
+    )
+    if attention.enabled and not attention.regions:
+        raise a.error("regions", "must name at least one region (eyes, mouth) when attention is enabled")
+    a.finish()
+
+    m, dm = f.section("mirroring"), Mirroring()
+    mirroring = Mirroring(
+        enabled=m.flag("enabled", dm.enabled),
+        emotions=_emotions(m, "emotions", dm.emotions),
+        threshold=m.number("threshold", dm.threshold, lo=0.0, hi=1.0),
+        min_duration=m.number("min_duration", dm.min_duration, lo=0.0, hi=60.0),
+        bar=m.flag("bar", dm.bar),
+    )
+    m.finish()
+
+    c, dc = f.section("calm"), Calm()
+    calm = Calm(
+        enabled=c.flag("enabled", dc.enabled),
+        emotions=_emotions(c, "emotions", dc.emotions),
+        rise=c.number("rise", dc.rise, lo=0.001, hi=20.0),
+        duration=c.number("duration", dc.duration, lo=0.1, hi=600.0),
+        breath_period=c.number("breath_period", dc.breath_period, lo=1.0, hi=30.0),
+        text=c.text("text", dc.text),
+    )
+    c.finish()
+
+    out = Feedback(
+        enabled=f.flag("enabled", d.enabled),
+        streams=streams,
+        find_timeout=f.number("find_timeout", d.find_timeout, lo=0.1, hi=60.0),
+        stall_after=f.number("stall_after", d.stall_after, lo=0.05, hi=60.0),
+        min_validity=f.number("min_validity", d.min_validity, lo=0.0, hi=1.0),
+        baseline=f.number("baseline", d.baseline, lo=0.0, hi=600.0),
+        baseline_text=f.text("baseline_text", d.baseline_text),
+        attention=attention, mirroring=mirroring, calm=calm,
+    )
+    if out.enabled and out.mirroring.enabled and out.baseline <= 0:
+        raise f.error("baseline", "must be above 0 when mirroring is enabled (mirroring is judged against it)")
+    f.finish()
+    return out

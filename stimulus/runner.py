@@ -18,6 +18,7 @@ Marker names and their fields (besides ``block`` and ``trial`` on trial events):
     timeout         after (s)                    rating_offset / choice_offset
     feedback_onset  correct, emotion, choice     feedback_offset
     summary_onset / summary_offset (training)    protocol_end  trials, aborted
+    baseline_onset / baseline_offset (training with feedback); feedback_* (stimulus/feedback.py)
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from statistics import mean
 from typing import Any
 
 from stimulus import scenes
-from stimulus.engine import Aborted, Engine, Respond, Response, Script, Show, Wait
+from stimulus.engine import Aborted, Engine, Respond, Response, Script, Show, Until, Wait
+from stimulus.feedback import CheckResult, FeedbackController, Notice
 from stimulus.markers import ListSink, Marker, MarkerSink, TeeSink
 from stimulus.participant import Answer, SimulatedParticipant
 from stimulus.protocol import Protocol, load_protocol
@@ -76,6 +78,8 @@ class RunResult:
     markers: list[Marker] = field(default_factory=list)
     aborted: bool = False
     sink_errors: list[str] = field(default_factory=list)
+    feedback_check: CheckResult | None = None
+    feedback_latency: dict[str, list[float]] = field(default_factory=dict)  # cue, bar: sample to swap (s)
 
     def mean_rating_by_morph(self) -> dict[float, float]:
         """Mean rating (0-100) per morph level, over answered trials; sorted sad to happy."""
@@ -95,7 +99,7 @@ def run_protocol(protocol: Protocol | str, sink: MarkerSink | None = None, *,
                  window: StimulusWindow | None = None, speed: float = 1.0, seed: int | None = None,
                  screen: int | None = None, windowed: bool = True,
                  size: tuple[int, int] = (1280, 800),
-                 on_progress: ProgressHook | None = None) -> RunResult:
+                 on_progress: ProgressHook | None = None, on_feedback: Notice | None = None) -> RunResult:
     """Run a whole protocol and return per-trial results (and every marker sent).
 
     ``sink`` receives the markers (e.g. ``sync.client.MarkerClient``); ``participant``
@@ -104,6 +108,9 @@ def run_protocol(protocol: Protocol | str, sink: MarkerSink | None = None, *,
     and closed at the end. Escape in the window ends the run early (``aborted``).
     ``on_progress`` is told (block, trial number, total) as each trial starts, on
     the Qt thread; an error in it is noted in ``sink_errors`` and the run goes on.
+    A training protocol with ``feedback.enabled`` reads the gaze, expression and GSR
+    streams itself; ``on_feedback(feed, state, reason)`` tells the experimenter when
+    one is missing at the start, pauses or resumes.
     """
     if isinstance(protocol, str):
         protocol = load_protocol(protocol)
@@ -123,9 +130,14 @@ def run_protocol(protocol: Protocol | str, sink: MarkerSink | None = None, *,
     tee = TeeSink(*(s for s in (sink, kept) if s is not None))
     run = _Run(protocol, stimset, plans, window, tee, participant, speed,
                protocol.seed if seed is None else seed, on_progress)
+    if protocol.task == "training" and protocol.feedback.enabled:
+        run.feedback = FeedbackController(protocol.feedback, window, run.mark, speed, on_feedback)
     try:
         Engine(window).run(run.script())
     finally:
+        if run.feedback is not None:
+            run.feedback.stop()
+            run.result.feedback_latency = run.feedback.latency
         if own_window:
             window.close()
     result = run.result
@@ -151,6 +163,7 @@ class _Run:
         self.speed = speed
         self.result = RunResult(protocol, seed, speed)
         self.hook_errors: list[str] = []
+        self.feedback: FeedbackController | None = None
         h = max(1, window.height())
         self.face_px = max(32, round(protocol.display.face_height * h))
         self.feedback_px = max(32, round(0.42 * h))
@@ -195,6 +208,8 @@ class _Run:
         self.mark("protocol_start", protocol=p.name, task=p.task, source=p.source,
                   seed=self.result.seed, speed=self.speed, blocks=len(self.plans), trials=self.total)
         try:
+            if self.feedback is not None:
+                yield from self.start_feedback()
             if p.instructions:
                 yield from self.pause("instructions", scenes.TextScreen(p.name, p.instructions),
                                       p.timing.instructions)
@@ -209,6 +224,24 @@ class _Run:
             self.result.aborted = True
             self.mark("protocol_end", trials=len(self.result.trials), aborted=True)
 
+    def start_feedback(self) -> Script:
+        """The start-of-session check, then a neutral baseline for her smile and skin conductance."""
+        fb = self.feedback
+        self.result.feedback_check = fb.check()
+        if not any(fb.active(k) for k in ("gaze", "expression", "gsr")):
+            fb.stop()  # nothing to give feedback from: the training runs as it would without
+            self.feedback = None
+            return
+        fb.start()
+        if self.p.feedback.baseline > 0 and (fb.active("expression") or fb.active("gsr")):
+            fb.baseline_begin()
+            on = yield Show(scenes.TextScreen("Relax", self.p.feedback.baseline_text, footer=""))
+            self.mark("baseline_onset", timestamp=on)
+            yield Wait(on + self.d(self.p.feedback.baseline))
+            off = yield Show(scenes.Blank())
+            self.mark("baseline_offset", timestamp=off)
+            fb.baseline_end(off)
+
     def pause(self, name: str, screen: scenes.TextScreen, seconds: float, **fields: Any) -> Script:
         """A text screen that ends with a key press or after ``seconds``."""
         on = yield Show(screen)
@@ -221,6 +254,8 @@ class _Run:
     def block(self, bp: BlockPlan) -> Script:
         b = bp.block
         self.mark("block_start", block=b.name, block_index=bp.index, trials=len(bp.trials))
+        if self.feedback is not None:
+            self.feedback.block_begin()
         if b.instructions:
             yield from self.pause("instructions", scenes.TextScreen(b.name, b.instructions),
                                   self.p.timing.instructions, block=b.name)
@@ -236,7 +271,11 @@ class _Run:
             summary = summarise(b.name, [(t.emotion, bool(t.correct), t.response_time) for t in done],
                                 self.staircase.intensity)
             self.result.summaries.append(summary)
-            yield from self.pause("summary", scenes.TextScreen(f"End of {b.name}", summary.text()),
+            text = summary.text()
+            if self.feedback is not None:
+                extra = self.feedback.block_end(b.name).text()
+                text = f"{text}\n\n{extra}" if extra else text
+            yield from self.pause("summary", scenes.TextScreen(f"End of {b.name}", text),
                                   self.p.training.summary_duration, block=b.name)
             self.mark("block_end", block=b.name, block_index=bp.index, trials=len(done),
                       answered=len(answered), correct=summary.correct,
@@ -304,10 +343,18 @@ class _Run:
                   identity=face.identity, morph=face.morph, category=trial.category, level=level,
                   intensity=intensity)
         fix_on, face_on = yield from self.present_face(trial, face, level=level)
+        fb, attention = self.feedback, self.p.feedback.attention
+        if fb is not None:
+            fb.face_on(trial.block, trial.index, face.emotion,
+                       self.face_rect(self.stimset.image(face, self.face_px)), face_on)
+            if attention.enabled and attention.gaze_contingent and not fb.dwell_done():
+                yield Until(face_on + self.d(max(attention.max_face, timing.face)), fb.released)
         choices_on = yield Show(scenes.ChoiceScreen(self.p.training.prompt),
                                 at=face_on + self.d(timing.face))
         self.mark("face_offset", timestamp=choices_on, block=trial.block, trial=trial.index,
                   duration=round(choices_on - face_on, 6))
+        if fb is not None:
+            fb.face_off(choices_on)
         self.mark("choice_onset", timestamp=choices_on, block=trial.block, trial=trial.index)
         answer = self._sim(self.participant.classify(face.morph)) if self.participant else None
         resp: Response = yield Respond("choice", choices_on + self.d(timing.response_timeout), answer,

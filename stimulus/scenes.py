@@ -8,6 +8,7 @@ laptop and on a lab monitor.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PyQt6.QtCore import QPointF, QRectF, Qt
@@ -68,6 +69,32 @@ class TextScreen:
 Screen = Blank | Fixation | FaceScreen | RatingScreen | ChoiceScreen | FeedbackScreen | TextScreen
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """Live feedback drawn over whatever screen is shown (stimulus/feedback.py decides what).
+
+    ``cues`` are screen-normalised boxes (x0, y0, x1, y1) to draw attention to;
+    ``smile`` (0..1) shows her smile as a bar beside the face, with her
+    ``baseline`` and the ``threshold`` that counts as mirroring marked on it;
+    ``calm_phase`` (0..1 through one breath) shows a circle that grows while
+    she breathes in and shrinks while she breathes out.
+    """
+
+    cues: tuple[tuple[float, float, float, float], ...] = ()
+    cue_style: str = "outline"
+    cue_colour: str = "#ffe680"
+    smile: float | None = None
+    baseline: float = 0.0
+    threshold: float = 1.0
+    mirrored: bool = False
+    calm_phase: float | None = None
+    calm_text: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.cues and self.smile is None and self.calm_phase is None
+
+
 # -- layout ------------------------------------------------------------------
 def rating_bar(w: float, h: float) -> QRectF:
     """The analogue scale's line: 60 % of the width, centred."""
@@ -115,8 +142,8 @@ def photodiode_rect(display: Display, w: float, h: float) -> QRectF:
 
 # -- painting ------------------------------------------------------------------
 def paint(p: QPainter, screen: Screen, display: Display, w: float, h: float,
-          photodiode_on: bool | None = None) -> None:
-    """Draw ``screen`` filling w x h; the photodiode patch last, so nothing covers it."""
+          photodiode_on: bool | None = None, overlay: Overlay | None = None) -> None:
+    """Draw ``screen`` filling w x h, then the feedback overlay; the photodiode patch last."""
     p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
     p.fillRect(QRectF(0, 0, w, h), QColor(display.background))
@@ -133,6 +160,8 @@ def paint(p: QPainter, screen: Screen, display: Display, w: float, h: float,
         _feedback(p, screen, fg, w, h)
     elif isinstance(screen, TextScreen):
         _text_screen(p, screen, fg, w, h)
+    if overlay is not None and not overlay.empty:
+        paint_overlay(p, overlay, fg, w, h, on_face=isinstance(screen, FaceScreen))
     if display.photodiode and photodiode_on is not None:
         p.fillRect(photodiode_rect(display, w, h),
                    QColor("white") if photodiode_on else QColor("black"))
@@ -220,3 +249,64 @@ def _text_screen(p: QPainter, s: TextScreen, fg: QColor, w: float, h: float) -> 
     if s.footer:
         _text(p, QRectF(0.1 * w, 0.84 * h, 0.8 * w, 0.07 * h), s.footer,
               QColor(fg.red(), fg.green(), fg.blue(), 190), _font(h, 0.032))
+
+
+# -- live feedback ---------------------------------------------------------------
+def smile_bar(w: float, h: float) -> QRectF:
+    """The mirroring bar's track: a slim vertical bar right of the face."""
+    return QRectF(0.5 * w + 0.36 * h, 0.3 * h, 0.028 * h, 0.4 * h)
+
+
+def paint_overlay(p: QPainter, o: Overlay, fg: QColor, w: float, h: float, on_face: bool = True) -> None:
+    """Cues and the smile bar belong to a face: they go in the same frame as the face does."""
+    colour = QColor(o.cue_colour)
+    for x0, y0, x1, y1 in o.cues if on_face else ():
+        rect = QRectF(x0 * w, y0 * h, (x1 - x0) * w, (y1 - y0) * h)
+        radius = 0.25 * min(rect.width(), rect.height())
+        if o.cue_style == "brighten":
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(255, 255, 255, 70))
+            p.drawRoundedRect(rect, radius, radius)
+        else:
+            for width, alpha in ((0.022, 60), (0.008, 220)):  # a soft glow, then the line
+                ring = QColor(colour)
+                ring.setAlpha(alpha)
+                p.setPen(QPen(ring, max(1.5, width * h)))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(rect, radius, radius)
+    if o.smile is not None and on_face:
+        _smile_bar(p, o, fg, w, h)
+    if o.calm_phase is not None:
+        _calm(p, o, fg, w, h)
+
+
+def _smile_bar(p: QPainter, o: Overlay, fg: QColor, w: float, h: float) -> None:
+    track = smile_bar(w, h)
+    p.setPen(QPen(QColor(fg.red(), fg.green(), fg.blue(), 150), max(1.0, 0.003 * h)))
+    p.setBrush(QColor(0, 0, 0, 60))
+    p.drawRoundedRect(track, track.width() / 2, track.width() / 2)
+    level = min(1.0, max(0.0, o.smile))
+    fill = QRectF(track.left(), track.bottom() - level * track.height(), track.width(), level * track.height())
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(GOOD if o.mirrored else QColor(255, 255, 255, 190))
+    p.drawRoundedRect(fill, track.width() / 2, track.width() / 2)
+    for value, alpha in ((o.baseline, 220), (o.threshold, 120)):  # her baseline, and where mirroring starts
+        if 0.0 <= value <= 1.0:
+            y = track.bottom() - value * track.height()
+            p.fillRect(QRectF(track.left() - 0.25 * track.width(), y - 0.002 * h, 1.5 * track.width(),
+                              max(1.0, 0.004 * h)), QColor(fg.red(), fg.green(), fg.blue(), alpha))
+    label = QRectF(track.center().x() - 0.08 * h, track.bottom() + 0.01 * h, 0.16 * h, 0.04 * h)
+    _text(p, label, "you smiled" if o.mirrored else "your smile",
+          GOOD if o.mirrored else QColor(fg.red(), fg.green(), fg.blue(), 200), _font(h, 0.022))
+
+
+def _calm(p: QPainter, o: Overlay, fg: QColor, w: float, h: float) -> None:
+    breath = 0.5 - 0.5 * math.cos(2 * math.pi * o.calm_phase)  # 0 -> 1 breathing in, back to 0 out
+    r = (0.035 + 0.045 * breath) * h
+    centre = QPointF(0.5 * w, 0.12 * h)
+    p.setPen(QPen(QColor(190, 220, 255, 200), max(1.0, 0.004 * h)))
+    p.setBrush(QColor(150, 195, 245, 110))
+    p.drawEllipse(centre, r, r)
+    word = "breathe in" if o.calm_phase < 0.5 else "breathe out"
+    text = f"{o.calm_text} \u00b7 {word}" if o.calm_text else word
+    _text(p, QRectF(0.2 * w, 0.2 * h, 0.6 * w, 0.05 * h), text, fg, _font(h, 0.03))

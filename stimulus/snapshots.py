@@ -72,6 +72,39 @@ def screens(protocol_name: str = "infant_face_rating", training_name: str = "emo
     }
 
 
+def feedback_screens(size: tuple[int, int] = (1280, 800)
+                     ) -> dict[str, tuple[scenes.Screen, Display, scenes.Overlay]]:
+    """The live feedback of training (stimulus/feedback.py) over the screens it belongs to."""
+    from stimulus.feedback import BlockCounts, region_box
+
+    training = load_protocol("emotion_training")
+    fb = training.feedback
+    w, h = size
+    face_px = round(training.display.face_height * h)
+    x0, y0 = (w - face_px) / 2 / w, (h - face_px) / 2 / h
+    rect = (x0, y0, 1 - x0, 1 - y0)
+    train_set = StimulusSet.for_spec(training.stimuli)
+    neutral = scenes.FaceScreen(train_set.image(train_set.find(0.0, "C"), face_px))
+    happy = scenes.FaceScreen(train_set.image(train_set.find(0.6, "E"), face_px))
+    cue = scenes.Overlay(cues=(region_box("eyes", rect), region_box("mouth", rect)),
+                         cue_style=fb.attention.cue_style, cue_colour=fb.attention.cue_colour)
+    bright = scenes.Overlay(cues=(region_box("eyes", rect),), cue_style="brighten")
+    base = 0.04
+    bar = scenes.Overlay(smile=0.46, baseline=base, threshold=base + fb.mirroring.threshold, mirrored=True)
+    calm = scenes.Overlay(calm_phase=0.3, calm_text=fb.calm.text)
+    summary = summarise("training-1", [("sad", True, 1.1), ("happy", True, 0.9), ("sad", False, 1.4),
+                                        ("neutral", True, 1.2), ("happy", True, 0.8)], 0.43)
+    counts = BlockCounts(faces=12, looked_eyes=10, looked_mouth=7, cued=4, mirror_faces=5, mirrored=3, calm=2)
+    text = f"{summary.text()}\n\n{counts.text()}"
+    return {
+        "feedback_cue": (neutral, training.display, cue),
+        "feedback_cue_brighten": (neutral, training.display, bright),
+        "feedback_mirroring": (happy, training.display, bar),
+        "feedback_calm": (scenes.ChoiceScreen(training.training.prompt), training.display, calm),
+        "feedback_summary": (scenes.TextScreen("End of training-1", text), training.display, scenes.Overlay()),
+    }
+
+
 def morph_strip(identities: tuple[str, ...] = ("A", "D", "F"), levels: int = 9, size: int = 200) -> QImage:
     """Faces along the whole continuum, sad (left) to happy (right), one row per identity."""
     strip = QImage(size * levels, size * len(identities), QImage.Format.Format_ARGB32_Premultiplied)
@@ -100,6 +133,14 @@ def write_snapshots(folder: str | os.PathLike, size: tuple[int, int] = (1280, 80
             if not show_and_grab(window, screen).save(str(path)):
                 raise OSError(f"could not write {path}")
             written.append(path)
+        for stem, (screen, display, overlay) in feedback_screens(size).items():
+            window.display = display
+            window.set_overlay(overlay)
+            path = folder / f"{stem}.png"
+            if not show_and_grab(window, screen).save(str(path)):
+                raise OSError(f"could not write {path}")
+            written.append(path)
+        window.set_overlay(None)
     finally:
         window.close()
     strip = folder / "stimulus_morphs.png"

@@ -92,6 +92,7 @@ class StimulusWindow(QQuickWindow):
     chosen = pyqtSignal(str, float)  # sad/neutral/happy, response time
     proceeded = pyqtSignal(float)
     abort_requested = pyqtSignal()
+    overlay_shown = pyqtSignal(int, float)  # overlay version, swap time of the frame that showed it
 
     def __init__(self, display: Display | None = None) -> None:
         ensure_app()
@@ -111,6 +112,10 @@ class StimulusWindow(QQuickWindow):
         self._armed = False
         self._photodiode = False
         self._cursor: float | None = None
+        self._overlay: scenes.Overlay | None = None
+        self._overlay_version = 0
+        self._overlay_painted = 0
+        self._overlay_reported = 0
         self.key_step = 2.0  # rating points per arrow key press (x5 with shift)
         self.frames: list[Frame] = []
 
@@ -151,6 +156,21 @@ class StimulusWindow(QQuickWindow):
         self._canvas.update()
         return self._version
 
+    def set_overlay(self, overlay: scenes.Overlay | None) -> int:
+        """Draw live feedback over the current screen from the next frame; ``overlay_shown`` says when."""
+        self._overlay_version += 1
+        self._overlay = overlay
+        self._canvas.update()
+        return self._overlay_version
+
+    @property
+    def overlay(self) -> scenes.Overlay | None:
+        return self._overlay
+
+    @property
+    def overlay_version(self) -> int:
+        return self._overlay_version
+
     @property
     def screen_now(self) -> scenes.Screen:
         return self._screen
@@ -181,13 +201,17 @@ class StimulusWindow(QQuickWindow):
         screen = self._screen
         if isinstance(screen, scenes.RatingScreen) and screen.cursor != self._cursor:
             screen = scenes.RatingScreen(screen.prompt, screen.low_label, screen.high_label, self._cursor)
-        scenes.paint(painter, screen, self.display, w, h, self._photodiode)
+        scenes.paint(painter, screen, self.display, w, h, self._photodiode, self._overlay)
         self._painted = self._version
+        self._overlay_painted = self._overlay_version
         if self.frames and self.frames[-1].version == self._version and self.frames[-1].painted is None:
             self.frames[-1].painted = local_clock()
 
     def _on_swapped(self) -> None:
         now = local_clock()
+        if self._overlay_painted > self._overlay_reported:
+            self._overlay_reported = self._overlay_painted
+            self.overlay_shown.emit(self._overlay_painted, now)
         version = self._painted
         if version <= self._reported:
             return  # a repaint of something already reported (cursor moved, window exposed)

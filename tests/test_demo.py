@@ -7,6 +7,7 @@ import os
 
 import pyxdf
 
+from acquisition.naming import events_tsv_path
 from tests.test_record_cli import attune
 from tests.test_record_markers import free_port
 
@@ -29,7 +30,7 @@ def test_demo_records_pre_training_post_with_markers_and_events(tmp_path):
         assert {"Gaze", "GSR", "VideoFrames", "FacialExpression", "Markers"} <= set(by_type)
         markers = [json.loads(v[0]) for v in by_type["Markers"]["time_series"]]
         assert [m["seq"] for m in markers] == sorted(m["seq"] for m in markers)
-        tsv = xdf.with_name(xdf.stem.rsplit("_", 1)[0] + "_events.tsv")
+        tsv = events_tsv_path(xdf)
         with tsv.open(newline="") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         faces = [m for m in markers if m["event"] == "face_onset"]

@@ -1,9 +1,19 @@
 """File naming: LabRecorder's BIDS template and never overwriting a recording."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from acquisition.naming import NamingError, SessionFields, bids_path, next_free_run, prepare_output, render
+from acquisition.naming import (
+    NamingError,
+    SessionFields,
+    bids_path,
+    events_tsv_path,
+    next_free_run,
+    prepare_output,
+    render,
+)
 
 
 def test_bids_template_matches_labrecorder():
@@ -43,3 +53,10 @@ def test_prepare_output_refuses_or_renames(tmp_path, caplog):
     assert (tmp_path / "rec_old2.xdf").read_bytes() == b"two"
     with pytest.raises(NamingError, match=".xdf"):
         prepare_output(tmp_path / "rec.csv")
+
+
+def test_events_tsv_sits_beside_its_recording():
+    xdf = Path("rec/sub-P01/ses-pre/physio/sub-P01_ses-pre_task-rating_run-2_physio.xdf")
+    assert events_tsv_path(xdf) == xdf.with_name("sub-P01_ses-pre_task-rating_run-2_events.tsv")
+    assert events_tsv_path(Path("out/session.xdf")) == Path("out/session_events.tsv")
+    assert events_tsv_path(Path("out/my_session.xdf")) == Path("out/my_session_events.tsv")

@@ -17,7 +17,7 @@ import pylsl
 import pytest
 import pyxdf
 
-from acquisition.player import Player
+from acquisition.player import SPEED_RANGE, Player
 from acquisition.recorder import Recorder
 from acquisition.xdf_index import ChunkReader, XDFError, build_index
 from devices.lab import DeviceConfig, SimulatedLab
@@ -200,6 +200,12 @@ def test_bad_inputs_give_clear_messages(original, tmp_path):
     run = subprocess.run([sys.executable, "main.py", "replay", str(not_xdf)], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and f"{not_xdf}: not an XDF file" in run.stderr
+    lo, hi = SPEED_RANGE  # the command line accepts exactly the player's range
+    for speed, accepted in ((hi, True), (hi * 1.5, False), (lo / 2, False)):
+        run = subprocess.run([sys.executable, "main.py", "replay", str(path), "--speed", str(speed), "--lead-in", "0",
+                              "--linger", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert (run.returncode == 0) == accepted, run.stderr
+        assert accepted or f"within {lo}..{hi}" in run.stderr
 
 
 def test_cli_replays_with_progress(original):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from acquisition.recorder import StreamStatus
-from acquisition.session import summary_table
+from acquisition.service import summary_table
 
 
 def row(name: str, nominal: float, samples: int, measured: float) -> StreamStatus:

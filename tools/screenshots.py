@@ -1,6 +1,6 @@
 """Render the panel's main states to PNG (offscreen): idle, recording, a stream dropped out, replay.
 
-    QT_QPA_PLATFORM=offscreen python -m gui.screenshots docs/img
+    QT_QPA_PLATFORM=offscreen python -m tools.screenshots docs/img
 
 Uses the simulated devices (with test markers and a stimulus-side marker
 sender), so the pictures show what an experimenter sees in a rehearsal;
