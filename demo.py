@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
