@@ -140,9 +140,9 @@ class PeakHistory:
             signals = self.signals(stream, values)
             for name in self.names:
                 signal = signals[name]
-                with np.errstate(invalid="ignore"):
-                    self.low[name] = np.concatenate((self.low[name][kept], np.fmin.reduceat(signal, starts)))
-                    self.high[name] = np.concatenate((self.high[name][kept], np.fmax.reduceat(signal, starts)))
+                with np.errstate(invalid="ignore"):  # a lost sample (NaN) makes its bin a gap, as it would be
+                    self.low[name] = np.concatenate((self.low[name][kept], np.minimum.reduceat(signal, starts)))
+                    self.high[name] = np.concatenate((self.high[name][kept], np.maximum.reduceat(signal, starts)))
         old = self.t < now - window - bin_seconds
         if old.any():
             self.t = self.t[~old]
