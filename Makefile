@@ -11,8 +11,8 @@ VALIDATOR     := $(VALIDATOR_DIR)/node_modules/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[test]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -12,7 +12,6 @@ carry the effects the analysis looks for.
 from __future__ import annotations
 
 import argparse
-import ctypes.util
 import os
 import sys
 import threading
@@ -21,11 +20,12 @@ from pathlib import Path
 
 from acquisition.cli import install_stop_signals
 from acquisition.discovery import resolve
-from acquisition.naming import SessionFields, bids_path, next_free_run
+from acquisition.naming import SessionFields, bids_path, events_tsv_path, next_free_run
 from acquisition.service import RecordingError, RecordingService, summary_text
 from acquisition.session import EXIT_RECORDING_FAILED, EXIT_START_FAILED
 from devices.body import SimulatedBody
 from devices.lab import SimulatedLab, load_devices
+from gui.display_check import window_problem
 from sync.protocol import DEFAULT_ENDPOINT
 
 WINDOW_SIZE = (1280, 800)
@@ -60,21 +60,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def display_present() -> bool:
-    """A screen to show the control panel on (not the offscreen platform used by tests and CI)."""
-    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
-        return False
-    if sys.platform != "linux":
+    """A screen the control panel can open on; if Qt lacks system libraries for it, say which, and no."""
+    problem = window_problem()
+    if problem is None:
         return True
-    if os.environ.get("WAYLAND_DISPLAY"):
-        return True
-    if not os.environ.get("DISPLAY"):
-        return False
-    # Qt 6.5+ needs libxcb-cursor on X11 and aborts the process without it: say so, run headless.
-    if ctypes.util.find_library("xcb-cursor") is None:
-        print("note: a display is present but libxcb-cursor is missing (Debian/Ubuntu: "
-              "apt install libxcb-cursor0), so the control panel cannot open; running headless")
-        return False
-    return True
+    if problem.packages:  # a screen is there but Qt cannot use it: the user must hear why
+        print(f"note: the control panel cannot open: {problem.reason}. Running the visit headless.")
+    return False
 
 
 def open_panel(args: argparse.Namespace) -> int:
@@ -87,11 +79,6 @@ def open_panel(args: argparse.Namespace) -> int:
     gui.cli.register(parser.add_subparsers())
     gui_args = parser.parse_args(["gui", "--root", str(args.root), "--markers", args.markers, "--simulate"])
     return gui_args.func(gui_args)
-
-
-def events_path(recording: Path) -> Path:
-    """BIDS: sub-X_ses-Y_task-Z_run-N_physio.xdf -> sub-X_ses-Y_task-Z_run-N_events.tsv."""
-    return recording.with_name(recording.stem.rsplit("_", 1)[0] + "_events.tsv")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,10 +157,10 @@ def run_visit(args: argparse.Namespace) -> int:
                                       on_feedback=lambda feed, state, why: print(f"  feedback {feed}: {state} {why}"))
             finally:
                 watchdog.stop()
-                undelivered = client.close(timeout=5.0)
+                undelivered = client.close(timeout=5.0, warn=False)  # reported below
                 recording = service.stop()
             print(summary_text(recording))
-            tsv = write_events_tsv(events_path(recording.path), result.markers)
+            tsv = write_events_tsv(events_tsv_path(recording.path), result.markers)
             print(f"{phase.session}: {len(result.trials)} trials; events in {tsv}")
             if undelivered:
                 print(f"warning: {len(undelivered)} markers not confirmed by the recorder (they are in the TSV)")

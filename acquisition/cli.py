@@ -15,10 +15,14 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output file")
     out.add_argument("--out", type=Path, help="exact .xdf path (instead of the BIDS fields)")
     out.add_argument("--root", type=Path, default=Path("recordings"), help="folder for BIDS paths")
-    out.add_argument("--participant", "-p", default="P001")
-    out.add_argument("--session", "-s", default="01")
-    out.add_argument("--task", "-b", default="rest")
-    out.add_argument("--run", "-r", default="1")
+    out.add_argument("--participant", "-p", default="P001",
+                     help="participant label, letters and digits (BIDS sub-; template %%p; default P001)")
+    out.add_argument("--session", "-s", default="01",
+                     help="session label, e.g. pre or post (BIDS ses-; template %%s; default 01)")
+    out.add_argument("--task", "-b", default="rest",
+                     help="task label, e.g. rating (BIDS task-; -b and %%b as in LabRecorder, where it is "
+                          "the 'block'; default rest)")
+    out.add_argument("--run", "-r", default="1", help="run number (BIDS run-; template %%r; default 1)")
     out.add_argument("--acq", default="", help="optional acquisition label")
     out.add_argument("--template", default=BIDS_TEMPLATE,
                      help="LabRecorder-style template with %%p %%s %%b %%a %%r %%m")
@@ -100,8 +104,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=run_serve)
 
     streams = subparsers.add_parser("streams", help="list the LSL streams visible from here")
-    streams.add_argument("--query", "-q", action="append", default=[])
-    streams.add_argument("--wait", type=float, default=1.0)
+    streams.add_argument("--query", "-q", action="append", default=[],
+                         help="LSL predicate, e.g. \"type='GSR'\" (repeatable; default: every stream)")
+    streams.add_argument("--wait", type=float, default=1.0,
+                         help="seconds to look for streams (default 1; raise it on a busy network)")
     streams.set_defaults(func=run_streams)
 
 
@@ -144,7 +150,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_streams(args: argparse.Namespace) -> int:
-    from acquisition.discovery import QueryError, describe, resolve
+    from acquisition.discovery import QueryError, describe, resolve, shared_source_ids, shared_warning
+    from acquisition.player import is_replayed
 
     try:
         found = resolve(args.query, args.wait)
@@ -153,8 +160,11 @@ def run_streams(args: argparse.Namespace) -> int:
         return 2
     if not found:
         print("no streams found")
-    for info in sorted(found, key=lambda i: (i.hostname(), i.name())):
-        print(f"{describe(info)}  source_id={info.source_id()!r}")
+    for info in sorted(found, key=lambda i: (i.hostname(), i.name(), i.source_id())):
+        replay = "  (a replay)" if is_replayed(info.source_id()) else ""
+        print(f"{describe(info)}  source_id={info.source_id()!r}{replay}")
+    for key, infos in shared_source_ids(found).items():
+        print(f"warning: {shared_warning(key, infos)}", file=sys.stderr)
     return 0
 
 
@@ -170,7 +180,14 @@ def install_stop_signals(stop: threading.Event) -> None:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from acquisition.discovery import QueryError, check_predicate, missing_required, resolve
+    from acquisition.discovery import (
+        QueryError,
+        check_predicate,
+        missing_required,
+        resolve,
+        shared_source_ids,
+        shared_warning,
+    )
     from acquisition.session import record_session
 
     stop = threading.Event()
@@ -192,6 +209,8 @@ def run_record(args: argparse.Namespace) -> int:
     if stop.is_set():
         print("stopped before the recording began; no file was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    for key, infos in shared_source_ids(found).items():
+        print(f"warning: {shared_warning(key, infos)}", file=sys.stderr)
     missing = missing_required(found, args.require)
     if missing:
         names = ", ".join(missing)

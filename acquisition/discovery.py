@@ -69,6 +69,22 @@ class StreamKey:
         return cls(info.hostname(), source_id, "" if source_id else info.uid())
 
 
+def shared_source_ids(infos: list[pylsl.StreamInfo]) -> dict[StreamKey, list[pylsl.StreamInfo]]:
+    """Different outlets that claim one identity (same host and source_id): only one can be recorded."""
+    by_key: dict[StreamKey, dict[str, pylsl.StreamInfo]] = {}
+    for info in infos:
+        key = StreamKey.of(info)
+        if key.source_id:
+            by_key.setdefault(key, {})[info.uid()] = info
+    return {key: list(outlets.values()) for key, outlets in by_key.items() if len(outlets) > 1}
+
+
+def shared_warning(key: StreamKey, infos: list[pylsl.StreamInfo]) -> str:
+    names = ", ".join(sorted(info.name() for info in infos))
+    return (f"{len(infos)} streams share source_id {key.source_id!r} on {key.hostname} ({names}): only one of them "
+            "is recorded. Give each source its own source_id (devices.yaml), or stop one of them.")
+
+
 def describe(info: pylsl.StreamInfo) -> str:
     return f"{info.name()} ({info.type()}, {info.channel_count()} ch @ {info.nominal_srate():g} Hz, {info.hostname()})"
 

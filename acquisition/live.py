@@ -33,6 +33,7 @@ from acquisition.reader import FORMAT_NAMES
 from devices.check import check_window, failures
 from devices.gaze_layouts import recognise_header
 from sync.protocol import parse_sample
+from sync.streams import CLOCK_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -271,8 +272,9 @@ class LiveStream:
                 return
             if self.buffer is not None:
                 self.buffer.append(stamps, values)
-            elif self.direct:
-                self._last_string_stamp = float(stamps[-1])  # its markers reach the log another way
+            elif self.direct or self.type == CLOCK_TYPE:
+                # direct: its markers reach the log another way; clock estimates are no events
+                self._last_string_stamp = float(stamps[-1])
             else:
                 self._last_string_stamp = float(stamps[-1])
                 found = []
@@ -500,7 +502,9 @@ class LiveHub:
 
     def _ensure_puller(self, stream: LiveStream) -> None:
         with self._lock:
-            if stream.feed != "inlet":
+            # a direct stream is our own marker server's LSL echo: its markers come to us first-hand,
+            # and an inlet on it would only see its outlet close (an liblsl error) at every stop
+            if stream.feed != "inlet" or stream.direct:
                 return
             puller = self._pullers.get(stream.key)
             if puller is not None and puller.is_alive():
@@ -581,6 +585,8 @@ class LiveHub:
             streams = list(self.streams.values())
         rows = []
         for s in sorted(streams, key=lambda s: (s.type.lower(), s.name.lower(), s.hostname)):
+            if s.direct:
+                continue  # our own marker echo, not a source (its markers are in the marker log)
             since = None if s.last_receive is None else now - s.last_receive
             required = any(self._satisfies(s, p) for p in self.required)
             rows.append(StreamRow(s.key, s.name, s.type, s.hostname, s.channel_count, s.nominal_srate,
@@ -619,12 +625,17 @@ class LiveHub:
         return condition(self)
 
 
-def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = 8.0, step: float = 0.25
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Slow moving median of a skin-conductance trace: the tonic level under the SCRs.
+TONIC_WINDOW = 8.0  # seconds: longer than a skin conductance response (1-5 s), shorter than the drift
 
-    Medians over ``step`` bins, then a trailing median over ``window``
-    seconds of bins: responses (1-5 s) barely move it, the drift does.
+
+def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = TONIC_WINDOW, step: float = 0.25
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Centred moving median of a skin-conductance trace: the tonic level under the SCRs.
+
+    Medians over ``step`` bins, then a median over ``window`` seconds of bins
+    centred on each bin: responses (1-5 s) barely move it, the drift does,
+    and it does not lag. The price is stated instead: it ends ``window / 2``
+    seconds before the last sample, because that is when it is known.
     """
     ok = np.isfinite(values)
     stamps, values = stamps[ok], values[ok]
@@ -638,12 +649,9 @@ def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = 8.0, ste
     medians = np.array([np.median(values[a:b]) for a, b in zip(starts, ends)])
     k = max(1, int(round(window / step)))
     if len(medians) < k:
-        trail = np.array([np.median(medians[:i + 1]) for i in range(len(medians))])
-    else:
-        head = np.array([np.median(medians[:i + 1]) for i in range(k - 1)])
-        body = np.median(np.lib.stride_tricks.sliding_window_view(medians, k), axis=1)
-        trail = np.concatenate((head, body))
-    return centres, trail
+        return np.zeros(0), np.zeros(0)
+    level = np.median(np.lib.stride_tricks.sliding_window_view(medians, k), axis=1)
+    return centres[k // 2:k // 2 + len(level)], level
 
 
 def frame_rate(stamps: np.ndarray, bin_seconds: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

@@ -7,10 +7,13 @@ LabRecorder's way, renamed aside to ``*_oldN``): a recording is never lost.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("attune.naming")  # a renamed file is said out loud, by every caller
 
 BIDS_TEMPLATE = "sub-%p/ses-%s/%m/sub-%p_ses-%s_task-%b[_acq-%a]_run-%r_%m.xdf"
 SAFE_LABEL = re.compile(r"^[A-Za-z0-9]+$")
@@ -61,6 +64,18 @@ def bids_path(root: str | os.PathLike, fields: SessionFields, template: str = BI
     return Path(root) / render(template, fields)
 
 
+def events_tsv_path(recording: str | os.PathLike) -> Path:
+    """The task's events TSV beside a recording: BIDS swaps the suffix, other names append one.
+
+    ``sub-X_ses-Y_task-Z_run-1_physio.xdf`` -> ``sub-X_ses-Y_task-Z_run-1_events.tsv``;
+    ``session.xdf`` -> ``session_events.tsv``.
+    """
+    recording = Path(recording)
+    head, sep, suffix = recording.stem.rpartition("_")
+    bids = recording.stem.startswith("sub-") and sep and "-" not in suffix
+    return recording.with_name(f"{head if bids else recording.stem}_events.tsv")
+
+
 def next_free_run(root: str | os.PathLike, fields: SessionFields, template: str = BIDS_TEMPLATE) -> SessionFields:
     """The same fields with the first run number whose file does not exist yet."""
     run = int(fields.run) if str(fields.run).isdigit() else 1
@@ -91,6 +106,7 @@ def prepare_output(path: str | os.PathLike, on_exists: str = "refuse") -> Path:
         while (aside := path.with_name(f"{path.stem}_old{n}{path.suffix}")).exists():
             n += 1
         path.rename(aside)
+        log.warning("%s already existed: moved it aside to %s (nothing is overwritten)", path, aside.name)
     if not os.access(path.parent, os.W_OK):
         raise NamingError(f"{path.parent}: the output folder is not writable")
     return path

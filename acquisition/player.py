@@ -46,13 +46,30 @@ SPEED_RANGE = (0.1, 20.0)
 STOPPED, PAUSED, PLAYING, FINISHED = "stopped", "paused", "playing", "finished"
 
 
-def stream_info_from_header(header_xml: str, speed: float = 1.0) -> pylsl.StreamInfo:
+REPLAY_SUFFIX = "@replay"  # a replayed stream's source_id is the original's plus this
+
+
+def replay_source_id(original: str) -> str:
+    """The source_id a replayed stream is published under: told apart from the live device it came from,
+    on the network and in any file that records it (``desc/replay`` keeps the original)."""
+    return original if is_replayed(original) else original + REPLAY_SUFFIX
+
+
+def is_replayed(source_id: str) -> bool:
+    return source_id.endswith(REPLAY_SUFFIX)
+
+
+def stream_info_from_header(header_xml: str, speed: float = 1.0, replay_of: str | None = None) -> pylsl.StreamInfo:
     """An LSL StreamInfo with the stored header's identity fields and a copy of its ``desc``.
 
     The nominal rate is the stored one times ``speed``: a replay at x4 of a
     100 Hz stream delivers 400 samples per second of the replay clock, and a
     recorder of the replay (and pyxdf reading that recording) should see the
     rate it measures. Irregular streams (rate 0) stay irregular.
+
+    With ``replay_of`` (the file's name) it is marked as a replay: its source_id
+    gets REPLAY_SUFFIX and ``desc`` a ``replay`` element naming the file and the
+    original source_id.
     """
     root = ET.fromstring(header_xml)
 
@@ -60,17 +77,24 @@ def stream_info_from_header(header_xml: str, speed: float = 1.0) -> pylsl.Stream
         node = root.find(tag)
         return (node.text or default).strip() if node is not None else default
 
+    source_id = text("source_id")
     info = pylsl.StreamInfo(text("name"), text("type"), int(text("channel_count", "1")),
                             float(text("nominal_srate", "0")) * speed, text("channel_format", "float32"),
-                            text("source_id"))
+                            replay_source_id(source_id) if replay_of is not None and source_id else source_id)
     desc = root.find("desc")
     if desc is not None:
-        _copy_children(desc, info.desc())
+        _copy_children(desc, info.desc(), skip="replay" if replay_of is not None else None)
+    if replay_of is not None:
+        replay = info.desc().append_child("replay")
+        replay.append_child_value("file", replay_of)
+        replay.append_child_value("source_id", source_id)
     return info
 
 
-def _copy_children(src: ET.Element, dst: pylsl.XMLElement) -> None:
+def _copy_children(src: ET.Element, dst: pylsl.XMLElement, skip: str | None = None) -> None:
     for child in src:
+        if child.tag == skip:
+            continue
         if len(child) == 0:
             dst.append_child_value(child.tag, (child.text or "").strip())
         else:
@@ -246,7 +270,7 @@ class Player:
         """
         for lane in self._lanes:
             if lane.outlet is None:
-                info = stream_info_from_header(lane.stream.header_xml, self._speed)
+                info = stream_info_from_header(lane.stream.header_xml, self._speed, replay_of=self.path.name)
                 lane.outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
 
     def play(self) -> None:

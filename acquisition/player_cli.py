@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands to ``main.py``."""
     rep = subparsers.add_parser("replay", help="re-publish an XDF recording as live LSL streams")
     rep.add_argument("file", type=Path, help="the .xdf recording")
-    rep.add_argument("--speed", type=float, default=1.0, help="playback speed, 0.5-10 (default 1)")
+    rep.add_argument("--speed", type=float, default=1.0,
+                     help="playback speed, e.g. 0.5 or 4 (default 1; the player refuses speeds outside its range)")
     rep.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
                      help="session time to start from (default 0)")
     rep.add_argument("--loop", action="store_true", help="start again at the end, until stopped")
@@ -50,18 +51,14 @@ def progress_bar(position: float, duration: float, speed: float, laps: int, widt
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from acquisition.player import SPEED_RANGE, Player
+    from acquisition.player import Player
     from acquisition.xdf_index import XDFError
 
-    if not 0.5 <= args.speed <= 10.0:
-        print(f"error: --speed must be within 0.5..10, got {args.speed:g}", file=sys.stderr)
-        return 2
     try:
         player = Player(args.file, args.stream or None, speed=args.speed, start=args.start, loop=args.loop)
     except (XDFError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    assert SPEED_RANGE[0] <= args.speed <= SPEED_RANGE[1]
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -20,13 +20,14 @@ from xml.etree import ElementTree
 
 import pylsl
 
-from acquisition.discovery import StreamKey, describe, matches, selection
+from acquisition.discovery import StreamKey, describe, matches, selection, shared_source_ids, shared_warning
 from acquisition.reader import Listener, StreamReader
 from acquisition.xdf_writer import XDFWriter
 
 log = logging.getLogger(__name__)
 
 SYNC_INTERVAL = 1.0  # seconds between fsyncs: what a power cut can cost at most
+SHARED_PATIENCE = 6.0  # seconds two outlets must share a source_id before it is reported (resolver forgets after 5)
 
 
 @dataclass
@@ -88,6 +89,8 @@ class Recorder:
         self.poll_interval = poll_interval
         self.listeners: list[Listener] = []
         self.readers: dict[StreamKey, StreamReader] = {}
+        self._shared_since: dict[StreamKey, float] = {}
+        self._shared_told: set[StreamKey] = set()
         self.external: list[ExternalStream] = []
         self.writer: XDFWriter | None = None
         self.started_at: float | None = None
@@ -170,8 +173,23 @@ class Recorder:
                 next_sync = now + SYNC_INTERVAL
             if now >= next_resolve and self._resolver is not None:
                 next_resolve = now + self.resolve_interval
-                for info in self._resolver.results():
+                found = self._resolver.results()
+                for info in found:
                     self._add_reader(info)
+                self._warn_shared(found, now)
+
+    def _warn_shared(self, found: list[pylsl.StreamInfo], now: float) -> None:
+        """Say (once) when two live outlets share a source_id. A restarted device briefly looks like
+        that too (its old outlet lingers in the resolver), so a pair must outlast the resolver's memory."""
+        shared = shared_source_ids(found)
+        for key in list(self._shared_since):
+            if key not in shared:
+                del self._shared_since[key]
+        for key, infos in shared.items():
+            since = self._shared_since.setdefault(key, now)
+            if now - since > SHARED_PATIENCE and key not in self._shared_told:
+                self._shared_told.add(key)
+                log.warning(shared_warning(key, infos))
 
     # -- progress --------------------------------------------------------
     def status(self) -> list[StreamStatus]:

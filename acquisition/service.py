@@ -86,6 +86,16 @@ def format_size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+MIN_RATE_SAMPLES = 10  # fewer samples than this say nothing about a rate
+
+
+def measured_rate(row: StreamStatus) -> str:
+    """The measured rate where it means something: a regular stream with enough samples; else "-"."""
+    if row.nominal_srate <= 0 or row.samples < MIN_RATE_SAMPLES:
+        return "-"
+    return f"{row.measured_srate:.2f}"
+
+
 def summary_table(rows: list[StreamStatus], seconds: float) -> str:
     """Per stream: samples, nominal and measured rate, gaps; what a technician checks first."""
     header = f"{'stream':<28} {'type':<16} {'host':<12} {'samples':>9} {'nominal':>8} {'measured':>9} {'gaps':>5}"
@@ -94,7 +104,7 @@ def summary_table(rows: list[StreamStatus], seconds: float) -> str:
         nominal = f"{r.nominal_srate:g}" if r.nominal_srate else "irreg"
         gaps = f"{r.gaps}" + (f" ({r.gap_seconds:.2f}s)" if r.gaps else "")
         line = f"{r.name[:28]:<28} {r.type[:16]:<16} {r.hostname[:12]:<12} {r.samples:>9} " \
-               f"{nominal:>8} {r.measured_srate:>9.2f} {gaps:>5}"
+               f"{nominal:>8} {measured_rate(r):>9} {gaps:>5}"
         if r.error:
             line += f"  ERROR: {r.error}"
         lines.append(line)

@@ -4,16 +4,9 @@ Gaze is screen-normalised (0..1 across the width and down the height, origin
 top-left). The stimulus window draws each face as a square image
 ``face_height`` x window height tall, centred on the screen
 (stimulus/runner.py, stimulus/scenes.py); inside the image the built-in
-faces (stimulus/faces.py) put the eyes at height 0.555 of the image,
-0.112-0.128 either side of the midline, the mouth at 0.765 and the head as
-an ellipse centred at (0.5, 0.5) with half-axes up to 0.335 x 0.375.
-
-The regions below cover those features for every identity and morph level,
-with a margin of about 0.02 of the image for eye-tracker accuracy:
-
-    eyes   image x 0.30-0.70, y 0.48-0.62 (both eyes and the lids)
-    mouth  image x 0.39-0.61, y 0.70-0.88 (closed to wide open)
-    face   the head ellipse, half-axes 0.35 x 0.39, plus the two regions
+faces put their features where stimulus/face_geometry.py says; its EYES,
+MOUTH and HEAD regions (with a margin for eye-tracker accuracy) are the
+ones used here. "face" is the head ellipse plus the eye and mouth regions.
 
 The stimulus window does not record its size, so the screen's aspect ratio
 is an assumption: 1280 x 800 (the stimulus window's default size) unless
@@ -26,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EYES = (0.30, 0.48, 0.70, 0.62)
-MOUTH = (0.39, 0.70, 0.61, 0.88)
-HEAD = (0.5, 0.5, 0.35, 0.39)  # centre x, centre y, half-width, half-height
+from stimulus.face_geometry import EYES, HEAD, MOUTH  # noqa: F401 (re-exported: the regions of this module)
+
 REGION_NAMES = ("face", "eyes", "mouth")
 
 

@@ -126,7 +126,7 @@ def replay_timing(folder: Path, seconds: float) -> dict:
 
 
 def synthesise_hour(path: Path, hours: float) -> dict:
-    from analysis.synthetic import synthesise
+    from tools.synthetic import synthesise
 
     began = time.monotonic()
     faces = int(hours * 3600 / 3.1)  # a face every ~3.1 s at the protocol's timing

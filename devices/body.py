@@ -20,6 +20,7 @@ from typing import Any
 import pylsl
 
 from devices.lab import SimulatedLab
+from stimulus import face_geometry
 from sync.protocol import parse_sample
 from sync.streams import RELAY_PREDICATE
 
@@ -42,8 +43,8 @@ class FaceRegions:
         def at(fx: float, fy: float) -> tuple[float, float]:  # face-image fraction -> screen
             return x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)
 
-        return cls(eyes=(at(0.38, 0.555), at(0.62, 0.555)), mouth=at(0.5, 0.77),
-                   elsewhere=(at(0.5, 0.3), at(0.26, 0.68), at(0.74, 0.68)))
+        return cls(eyes=tuple(at(*p) for p in face_geometry.EYE_POINTS), mouth=at(*face_geometry.MOUTH_POINT),
+                   elsewhere=tuple(at(*p) for p in face_geometry.ELSEWHERE_POINTS))
 
     @classmethod
     def centred(cls, face_height: float, aspect: float) -> FaceRegions:

@@ -31,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gui.display_check import window_problem
+
+    problem = window_problem()
+    if problem is not None and not problem.off_screen:  # Qt would abort the process with a vaguer message
+        print(f"error: the control panel cannot open: {problem.reason}", file=sys.stderr)
+        return 2
     try:
         from PyQt6.QtWidgets import QApplication
     except ImportError as exc:

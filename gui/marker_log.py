@@ -15,6 +15,8 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTable
 from acquisition.live import LiveMarker, MarkerBuffer
 
 MAX_ROWS = 5000
+MAX_COLUMN_CHARS = 80  # a column grows to fit texts up to this long; longer ones end in … (tooltip: all)
+CELL_PADDING = 16
 
 
 class MarkerLog(QTableWidget):
@@ -30,11 +32,13 @@ class MarkerLog(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the rest; full text in the tooltip
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        self.setColumnWidth(1, 120)
-        self.setColumnWidth(3, 110)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header.setStretchLastSection(False)
+        self.setColumnWidth(1, 110)
+        self.setColumnWidth(3, 150)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
 
     @staticmethod
     def clock_text(stamp: float) -> str:
@@ -52,12 +56,17 @@ class MarkerLog(QTableWidget):
         follow = bar.value() >= bar.maximum() - 2
         start = self.rowCount()
         self.setRowCount(start + len(new))
+        widest = [0, 0, 0, 0]
+        metrics = self.fontMetrics()
         for i, m in enumerate(new):
             for c, text in enumerate((self.clock_text(m.stamp), m.label, m.details, m.stream)):
                 item = QTableWidgetItem(text)
-                if c == 2:
-                    item.setToolTip(text)
+                item.setToolTip(text)
                 self.setItem(start + i, c, item)
+                widest[c] = max(widest[c], metrics.horizontalAdvance(text[:MAX_COLUMN_CHARS]) + CELL_PADDING)
+        for c in (1, 3):  # event and stream grow to their longest text: a name is never cut off
+            if widest[c] > self.columnWidth(c):
+                self.setColumnWidth(c, widest[c])
         excess = self.rowCount() - MAX_ROWS
         for _ in range(max(0, excess)):
             self.removeRow(0)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pylsl
 from PyQt6.QtCore import QProcess, Qt, QTimer
-from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtGui import QCloseEvent, QGuiApplication
 from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from acquisition.live import LOST, LiveHub, stall_threshold
-from acquisition.naming import NamingError
+from acquisition.naming import NamingError, events_tsv_path
 from configs import ConfigError
 from devices.body import MarkerFollower, SimulatedBody
 from devices.lab import DEFAULT_DEVICES, DeviceConfig, SimulatedLab, load_devices
@@ -40,7 +40,7 @@ from gui.plots import LivePlots
 from gui.recording_job import FAILED, RECORDING, RecordingJob
 from gui.recording_panel import RecordingPanel
 from gui.replay_panel import ReplayPanel
-from gui.session_panel import SessionPanel, TaskProgress, local_task
+from gui.session_panel import SessionPanel, TaskProgress, local_task, window_for_one_screen
 from gui.streams_view import StreamsView
 from gui.style import APP_STYLE, BANNER_ALARM, BANNER_OK, BANNER_WARN, format_elapsed
 from sync.protocol import DEFAULT_ENDPOINT
@@ -281,9 +281,7 @@ class ControlPanel(QMainWindow):
             self.task_note = "The marker server is not running: start a recording first."
             return
         path = snap.path
-        events = path.with_name(path.name.replace("_physio.xdf", "_events.tsv")) if path else None
-        if events is not None and events.suffix != ".tsv":
-            events = path.with_suffix(".events.tsv")
+        events = events_tsv_path(path) if path else None
         request = self.session.task_request(snap.markers, str(events or ""))
         self.progress = TaskProgress()
         remote = self.session.remote_endpoint
@@ -302,10 +300,11 @@ class ControlPanel(QMainWindow):
             self.background.run(lambda: ask_remote(remote, request), answered, "remote-start")
             self._poll_remote = 0
             return
+        note = "running on this computer" + window_for_one_screen(request, len(QGuiApplication.screens()))
         process = local_task(request)
         process.finished.connect(self._task_finished)
         self.task = process
-        self.task_note = "running on this computer"
+        self.task_note = note
         process.start()
 
     def stop_task(self) -> None:
@@ -381,9 +380,11 @@ class ControlPanel(QMainWindow):
         """The 4 Hz refresh: tables, counters, banner, task progress."""
         now = pylsl.local_clock()
         self.streams.show_rows(self._stream_rows(now))
+        replaying = self.replay.path is not None
         for marker in self.hub.markers.after(self._markers_seen):
-            self.progress.take(marker)
-            self.feedback_status.take(marker)
+            if not replaying:  # a replayed task's markers are history, not a task running now
+                self.progress.take(marker)
+                self.feedback_status.take(marker)
         self._markers_seen = self.hub.markers.count
         self.marker_log.refresh()
         snap = self.job.snapshot
@@ -480,6 +481,7 @@ class ControlPanel(QMainWindow):
             self.task.waitForFinished(3000)
             self.task = None
         self.job.join(3.0)
+        self.hub.stop()  # inlets before outlets: liblsl reports an outlet vanishing under an inlet as an error
         if self.body is not None:
             self.body.stop()
             self.body = None
@@ -487,4 +489,3 @@ class ControlPanel(QMainWindow):
             self.lab.stop()
             self.lab = None
         self.replay.shutdown()
-        self.hub.stop()

@@ -3,31 +3,50 @@
 Everything is drawn from the hub's ring buffers on the panel's redraw
 timer; no plot ever touches LSL. Time runs along x as seconds before now
 (``-window .. 0``) so the traces scroll and all rows share one axis.
-Curves keep their items and only get ``setData``; pyqtgraph clips to the
-view and peak-downsamples, so a 1200 Hz eye tracker costs the same as a
-slow stream. Markers are a fixed pool of labelled lines per trace, moved
-into place each frame, never created or destroyed while running.
+Curves keep their items and only get ``setData`` with at most one min/max
+pair per pixel column, and each frame decimates only the samples that
+arrived since the last (``PeakHistory``), so a 1200 Hz eye tracker costs
+about what a slow stream costs. All markers in view are one item of dashed
+lines per trace, set each frame like a curve.
 """
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import numpy as np
 import pylsl
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from acquisition.live import LiveHub, LiveMarker, LiveStream, frame_rate, tonic_level
+from acquisition.live import TONIC_WINDOW, LiveHub, LiveMarker, LiveStream, frame_rate, tonic_level
 from devices.gaze_layouts import GazeLayout, recognise_header
 from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
-LINES_PER_PLOT = 24  # markers drawn per trace; older ones in the window fall back to the log
+MAX_LABELS = 40  # marker labels on the GSR plot at most (lines: every marker in the window)
 LABEL_ROWS = 2  # marker labels sit in two staggered rows at the top of the GSR plot
-LABEL_HEIGHTS = (0.93, 0.80)
-LABEL_GAP = 0.14  # a label needs this fraction of the window free to its left
+LABEL_PAD = 6  # pixels kept free between two labels in a row
+LATE_SECONDS = 1.0  # decimated bins this recent are recomputed each frame (chunks arrive late)
+PAIRS_PER_PIXEL = 0.5  # peak decimation: a min/max pair per two pixel columns keeps every peak visible
+TONIC_LABEL = f"tonic level ({TONIC_WINDOW:g} s median, known up to {TONIC_WINDOW / 2:g} s ago)"
 TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
 GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
 
 pg.setConfigOptions(antialias=False, background="w", foreground=INK)
+
+
+def light_view(view: pg.PlotWidget) -> None:
+    """A plot whose items all change every frame: repaint it whole, keep no item index.
+
+    Qt's default works out the dirty region item by item, asking every item
+    (in Python) for its bounding rectangle several times a frame; a scrolling
+    plot is dirty everywhere anyway.
+    """
+    view.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+    view.scene().setItemIndexMethod(pg.QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
+    flags = pg.QtWidgets.QGraphicsView.OptimizationFlag
+    view.setOptimizationFlag(flags.DontAdjustForAntialiasing, True)  # antialiasing is off
 
 
 def columns(stream: LiveStream, *names: str) -> list[int]:
@@ -35,54 +54,197 @@ def columns(stream: LiveStream, *names: str) -> list[int]:
     return [stream.labels.index(n) for n in names if n in stream.labels]
 
 
+def channel(stream: LiveStream, values: np.ndarray, label: str, fallback: int | None = None) -> np.ndarray:
+    """One channel by label (or by position ``fallback``); NaN when the stream has no such channel."""
+    idx = columns(stream, label)
+    col = idx[0] if idx else fallback
+    if col is None or col >= values.shape[1]:
+        return np.full(len(values), np.nan)
+    return values[:, col]
+
+
+_LAYOUTS: dict[tuple, GazeLayout | None] = {}
+
+
 def gaze_layout(stream: LiveStream) -> GazeLayout | None:
-    """The eye-tracker layout of a live stream (Tobii, Pupil, EyeLink, Gazepoint, Attune), if it has one."""
+    """The eye-tracker layout of a live stream (Tobii, Pupil, EyeLink, Gazepoint, Attune), if it has one.
+
+    Remembered per header: the plots ask for every stream on every frame, and
+    recognising one reads the layout table.
+    """
     if stream.is_string:
         return None
-    return recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
+    key = (stream.name, stream.type, stream.channel_count, tuple(stream.labels))
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
+    return _LAYOUTS[key]
+
+
+def eye_signals(stream: LiveStream, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Screen gaze x, y and the two pupils, whatever the tracker's own layout."""
+    layout = gaze_layout(stream)
+    if layout is None:
+        nan = np.full(len(values), np.nan)
+        return {"x": nan, "y": nan, "left": nan, "right": nan}
+    gaze = layout.canonical(values)
+    x, y = gaze.point()
+    return {"x": x, "y": y, "left": gaze.left_pupil, "right": gaze.right_pupil}
+
+
+class PeakHistory:
+    """Peak-decimated signals of one stream, kept from frame to frame.
+
+    Bins are fixed on the clock, so a closed bin never changes: each frame
+    only the samples since the start of the newest (open) bin are read and
+    decimated, whatever the stream's rate and the window's length. ``signals``
+    turns a block of samples into the named signals (a channel, screen gaze).
+    """
+
+    def __init__(self, names: list[str], signals: Callable[[LiveStream, np.ndarray], dict[str, np.ndarray]]) -> None:
+        self.names = names
+        self.signals = signals
+        self._key: tuple | None = None
+        self._due: tuple | None = None
+        self.t = np.zeros(0)
+        self.low = {name: np.zeros(0) for name in names}
+        self.high = {name: np.zeros(0) for name in names}
+
+    def update_if_due(self, stream: LiveStream, bin_seconds: float, window: float, now: float) -> bool:
+        """Update once per bin of the clock (or when the stream or the bins change); True if it did.
+
+        Between two updates a plot only moves its curves along: the newest
+        samples appear at the latest one bin late (one pixel column's time).
+        """
+        due = (math.floor(now / bin_seconds), stream.key, id(stream), bin_seconds, stream.offset)
+        if due == self._due and len(self.t):
+            return False
+        self._due = due
+        self.update(stream, bin_seconds, window, now)
+        return True
+
+    def update(self, stream: LiveStream, bin_seconds: float, window: float, now: float) -> None:
+        key = (stream.key, id(stream), bin_seconds, stream.offset)
+        if key != self._key or not len(self.t):
+            self._key = key
+            stamps, values = stream.window(window + bin_seconds, now)
+            kept = np.zeros(len(self.t), dtype=bool)
+        else:  # the open bin, and the last second's bins again: samples may arrive a little late
+            kept = self.t < self.t[-1] - LATE_SECONDS
+            stamps, values = stream.window(now - self.t[~kept][0], now)
+        if len(stamps):
+            bins = np.floor(stamps / bin_seconds)
+            starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
+            self.t = np.concatenate((self.t[kept], bins[starts] * bin_seconds))
+            signals = self.signals(stream, values)
+            for name in self.names:
+                signal = signals[name]
+                with np.errstate(invalid="ignore"):  # a lost sample (NaN) makes its bin a gap, as it would be
+                    self.low[name] = np.concatenate((self.low[name][kept], np.minimum.reduceat(signal, starts)))
+                    self.high[name] = np.concatenate((self.high[name][kept], np.maximum.reduceat(signal, starts)))
+        old = self.t < now - window - bin_seconds
+        if old.any():
+            self.t = self.t[~old]
+            for name in self.names:
+                self.low[name], self.high[name] = self.low[name][~old], self.high[name][~old]
+
+    def bounds(self, *names: str) -> tuple[float, float]:
+        """Lowest and highest value of these signals in the window (NaN when there are none)."""
+        lows = [self.low[n] for n in names if np.isfinite(self.low[n]).any()]
+        highs = [self.high[n] for n in names if np.isfinite(self.high[n]).any()]
+        if not lows or not highs:
+            return float("nan"), float("nan")
+        return float(min(np.nanmin(v) for v in lows)), float(max(np.nanmax(v) for v in highs))
+
+    def trace(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(stamps, values) of one signal: a min and a max per bin."""
+        return np.repeat(self.t, 2), np.column_stack((self.low[name], self.high[name])).ravel()
 
 
 class MarkerLines:
-    """A pool of labelled vertical lines on one plot, reused every frame."""
+    """Every marker in the window as one dashed item, plus (on one plot) labels that never overlap.
+
+    All lines are one curve of vertical segments, so a busy task costs one
+    ``setData`` per frame, not one item per marker. Labels are a pool of
+    text items placed newest first, each to the left of its line, in the
+    first row where it fits; a label with no room is left out (the marker
+    log has it).
+    """
 
     def __init__(self, plot: pg.PlotItem, labels: bool) -> None:
-        self.lines = []
-        pen = pg.mkPen(MARKER, width=1, style=Qt.PenStyle.DashLine)
-        for _ in range(LINES_PER_PLOT):
-            if labels:
-                opts = {"position": LABEL_HEIGHTS[0], "color": MARKER, "anchors": [(0, 0.5), (0, 0.5)],
-                        "fill": pg.mkBrush(255, 255, 255, 210)}
-                line = pg.InfiniteLine(angle=90, movable=False, pen=pen, label="", labelOpts=opts)
-            else:
-                line = pg.InfiniteLine(angle=90, movable=False, pen=pen)
-            line.setVisible(False)
-            line.setZValue(5)
-            plot.addItem(line, ignoreBounds=True)
-            self.lines.append(line)
-        self.labels = labels
-        self.shown: list[tuple[float, str]] = []
+        self.plot = plot
+        colour = pg.mkColor(MARKER)
+        colour.setAlpha(170)  # solid and light: a dash pattern costs the painter a stroke per dash
+        self.curve = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="pairs")
+        self.curve.setZValue(5)
+        plot.addItem(self.curve, ignoreBounds=True)
+        self.with_labels = labels
+        self.labels: list[pg.TextItem] = []
+        self._widths: dict[str, float] = {}
+        self.placed: list[tuple[float, str, int]] = []  # (x, text, row) of the labels shown, for tests
+        self._drawn: tuple = ()
 
-    def show(self, marks: list[tuple[float, str]], min_gap: float = 0.0) -> None:
-        """Place the lines; a label only where it has room (``min_gap`` x-units from its neighbour)."""
-        marks = marks[-LINES_PER_PLOT:]
-        if marks == self.shown:
-            return
-        last_at = [-1e300] * LABEL_ROWS
-        for i, line in enumerate(self.lines):
-            if i < len(marks):
-                x, text = marks[i]
-                line.setPos(x)
-                if self.labels:
-                    row = next((r for r in range(LABEL_ROWS) if x - last_at[r] >= min_gap), None)
-                    if row is not None:
-                        last_at[row] = x
-                        line.label.setPosition(LABEL_HEIGHTS[row])
-                    line.label.setFormat("" if row is None else text.replace("{", "{{").replace("}", "}}"))
-                    line.label.setVisible(row is not None)
-                line.setVisible(True)
-            elif line.isVisible():
-                line.setVisible(False)
-        self.shown = list(marks)
+    def show(self, stamps: np.ndarray, texts: list[str], now: float) -> None:
+        """Draw lines at ``stamps`` (sorted; seconds before ``now`` on the plot) and label them where there is room.
+
+        The curve holds the stamps themselves and is shifted by ``-now``: new
+        data only when the markers or the y range change, a move otherwise.
+        """
+        (x0, x1), (y0, y1) = self.plot.viewRange()
+        span = y1 - y0
+        key = (len(stamps), float(stamps[0]) if len(stamps) else 0.0, float(stamps[-1]) if len(stamps) else 0.0, y0, y1)
+        if key != self._drawn:
+            self._drawn = key
+            self.curve.setData(np.repeat(stamps, 2), np.tile([y0 - span, y1 + span], len(stamps)))
+        self.curve.setPos(-now, 0)
+        if self.with_labels:
+            self._place_labels(stamps - now, texts, x0, x1, y0, y1)
+
+    def _place_labels(self, xs: np.ndarray, texts: list[str], x0: float, x1: float, y0: float, y1: float) -> None:
+        per_pixel, per_pixel_y = self.plot.getViewBox().viewPixelSize()
+        row_height = self._label(0).textItem.boundingRect().height() + 2  # pixels; rows stack down from the top
+        free_left = [x1] * LABEL_ROWS  # each row is filled from the right (newest) to the left
+        placed = []
+        for x, text in zip(xs[::-1], texts[::-1]):
+            if len(placed) == MAX_LABELS or x > x1:
+                continue
+            width = (self._width(text) + LABEL_PAD) * per_pixel
+            row = next((r for r in range(LABEL_ROWS) if x <= free_left[r] and x - width >= x0), None)
+            if row is None:
+                continue
+            free_left[row] = x - width
+            placed.append((float(x), text, row))
+        for i, (x, text, row) in enumerate(placed):
+            label = self._label(i)
+            if label.toPlainText() != text:
+                label.setText(text)
+            label.setPos(x, y1 - (row + 0.5) * row_height * per_pixel_y - 2 * per_pixel_y)
+            if not label.isVisible():
+                label.setVisible(True)
+        for label in self.labels[len(placed):]:
+            if label.isVisible():
+                label.setVisible(False)
+        self.placed = placed
+
+    def _label(self, i: int) -> pg.TextItem:
+        while len(self.labels) <= i:
+            label = pg.TextItem("", color=MARKER, anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 210))
+            label.setZValue(6)
+            self.plot.addItem(label, ignoreBounds=True)
+            self.labels.append(label)
+        return self.labels[i]
+
+    def _width(self, text: str) -> float:
+        """Pixel width of a label (measured once per text)."""
+        width = self._widths.get(text)
+        if width is None:
+            probe = self._label(0).textItem
+            margin = 2 * probe.document().documentMargin()
+            width = self._widths[text] = QFontMetricsF(probe.font()).horizontalAdvance(text) + margin
+            if len(self._widths) > 2000:
+                self._widths.clear()
+        return width
 
 
 class TracePlot(pg.PlotWidget):
@@ -90,37 +252,47 @@ class TracePlot(pg.PlotWidget):
 
     def __init__(self, title: str, unit: str, marker_labels: bool = False) -> None:
         super().__init__()
+        light_view(self)
         self.setMinimumHeight(90)
         item = self.getPlotItem()
         item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>{title}</b></span>")
         item.setLabel("left", unit)
         item.showGrid(x=True, y=True, alpha=0.15)
-        item.setClipToView(True)
-        item.setDownsampling(auto=True, mode="peak")
         item.setMenuEnabled(False)
         item.hideButtons()
         item.getAxis("left").setWidth(52)
         for name in ("left", "bottom"):  # an axis is redrawn from a cached pixmap unless its range moves
             item.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setMouseEnabled(x=False, y=False)
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, pg.PlotCurveItem] = {}
         self.legend = None
         self.markers = MarkerLines(item, marker_labels)
         self.note = pg.TextItem("", color=GREY, anchor=(0.5, 0.5))
         self.note.setZValue(10)
         item.addItem(self.note, ignoreBounds=True)
 
-    def curve(self, name: str, colour: str, width: float = 1.5, legend: bool = False,
-              legend_at: tuple[int, int] = (4, 2)) -> pg.PlotDataItem:
+    def curve(self, name: str, colour: str, width: float = 1.0, legend: bool = False,
+              legend_at: tuple[int, int] = (4, 2)) -> pg.PlotCurveItem:
+        """A bare curve item: the data come decimated and in view (LivePlots.trace), so none of
+        PlotDataItem's per-call processing (clipping, downsampling, symbols) is needed."""
         if legend and self.legend is None:  # a negative offset counts from the bottom
             self.legend = self.getPlotItem().addLegend(offset=legend_at, labelTextColor=INK, colCount=3,
                                                        brush=pg.mkBrush(255, 255, 255, 200))
-        c = self.plot([], [], pen=pg.mkPen(colour, width=width), name=name if legend else None)
-        c.setClipToView(True)
-        c.setDownsampling(auto=True, method="peak")
-        c.setSkipFiniteCheck(False)
+        c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), name=name if legend else None)
+        self.getPlotItem().addItem(c)
         self.curves[name] = c
         return c
+
+    def follow(self, low: float, high: float) -> None:
+        """Keep the y range around [low, high], changing it only when the data leave it or shrink
+        to under half of it: pyqtgraph's autorange moves every frame, and each move redraws the axis."""
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return
+        y0, y1 = self.getPlotItem().viewRange()[1]
+        if y0 <= low and high <= y1 and (high - low) >= 0.5 * (y1 - y0):
+            return
+        pad = max(0.15 * (high - low), 1e-3 * max(abs(high), 1.0))
+        self.setYRange(low - pad, high + pad, padding=0)
 
     def set_note(self, text: str, window: float) -> None:
         """A quiet line in the middle of an empty plot ("no GSR stream")."""
@@ -136,6 +308,7 @@ class GazeView(pg.PlotWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        light_view(self)
         item = self.getPlotItem()
         item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>Gaze on screen</b></span>")
         item.setMenuEnabled(False)
@@ -153,8 +326,15 @@ class GazeView(pg.PlotWidget):
         item.addItem(screen)
         centre = pg.ScatterPlotItem([0.5], [0.5], symbol="+", size=14, pen=pg.mkPen(GREY), brush=None)
         item.addItem(centre)
-        self.trail = self.plot([], [], pen=pg.mkPen(SKY, width=1.5))
-        self.point = pg.ScatterPlotItem([], [], size=16, pen=pg.mkPen("w", width=2), brush=pg.mkBrush(BLUE))
+        self.trail = pg.PlotCurveItem(pen=pg.mkPen(SKY, width=1.5))
+        item.addItem(self.trail)
+        # a plain item moved each frame (a scatter plot rebuilds itself on every setData)
+        self.point = pg.QtWidgets.QGraphicsEllipseItem(-8, -8, 16, 16)
+        self.point.setFlag(pg.QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.point.setPen(pg.mkPen("w", width=2))
+        self.point.setBrush(pg.mkBrush(BLUE))
+        self.point.setZValue(3)
+        self.point.setVisible(False)
         item.addItem(self.point)
         self.status = pg.TextItem("", color=GREY, anchor=(0.5, 0))
         self.status.setPos(0.5, 1.0)
@@ -163,12 +343,14 @@ class GazeView(pg.PlotWidget):
     def show_gaze(self, x: np.ndarray, y: np.ndarray) -> None:
         ok = np.isfinite(x) & np.isfinite(y)
         self.trail.setData(x[ok], y[ok])
-        if len(x) and ok[-1]:
-            self.point.setData([x[-1]], [y[-1]])
-            self.status.setText("")
-        else:
-            self.point.setData([], [])
-            self.status.setText("no valid gaze (blink or off screen)" if len(x) else "no gaze stream")
+        seen = bool(len(x) and ok[-1])
+        if seen:
+            self.point.setPos(float(x[-1]), float(y[-1]))
+        if self.point.isVisible() != seen:
+            self.point.setVisible(seen)
+        status = "" if seen else "no valid gaze (blink or off screen)" if len(x) else "no gaze stream"
+        if self.status.toPlainText() != status:
+            self.status.setText(status)
 
 
 class LivePlots(QWidget):
@@ -182,11 +364,17 @@ class LivePlots(QWidget):
         self.frozen_at: float | None = None
         self._tonic_at = 0.0
         self._tonic = (np.zeros(0), np.zeros(0))
-        self._marks: list[tuple[float, str]] = []
+        self._valid_at = 0.0
+        self._fps_top = 0.0
+        self._gsr = PeakHistory(["gsr"], lambda s, v: {"gsr": v[:, 0]})
+        self._eyes = PeakHistory(["x", "y", "left", "right"], eye_signals)
+        self._expression = PeakHistory(["smile", "valence"],
+                                       lambda s, v: {"smile": channel(s, v, "smile", 0),
+                                                     "valence": channel(s, v, "valence", 1)})
 
         self.gsr = TracePlot("Skin conductance (GSR)", "µS", marker_labels=True)
         self.gsr_curve = self.gsr.curve("GSR", BLUE, legend=True, legend_at=(4, -2))  # labels use the top
-        self.tonic_curve = self.gsr.curve("tonic level", ORANGE, width=2.5, legend=True)
+        self.tonic_curve = self.gsr.curve(TONIC_LABEL, ORANGE, width=2.0, legend=True)
         self.gaze_xy = TracePlot("Gaze position", "screen 0..1")
         self.gaze_x = self.gaze_xy.curve("x", BLUE, legend=True)
         self.gaze_y = self.gaze_xy.curve("y", GREEN, legend=True)
@@ -251,12 +439,33 @@ class LivePlots(QWidget):
         self._draw_webcam(now)
         self.frames += 1
 
+    def bin_seconds(self) -> float:
+        """Decimation bin: the time one pixel column of the plots shows."""
+        return self.window / (max(100.0, self.gsr.getViewBox().width()) * PAIRS_PER_PIXEL)
+
+    def follow(self, history: PeakHistory, stream: LiveStream, now: float,
+               curves: list[tuple[pg.PlotCurveItem, str]], connect: str = "all") -> bool:
+        """Keep curves on a stream's decimated signals: new data once per bin, otherwise only moved.
+
+        Curves hold the stamps themselves and are shifted by ``-now`` (seconds
+        before now on the axis), so a frame without a new bin costs a move.
+        """
+        fresh = history.update_if_due(stream, self.bin_seconds(), self.window, now)
+        for curve, name in curves:
+            if fresh:
+                t, y = history.trace(name)
+                curve.setData(t, y, connect=connect)
+            curve.setPos(-now, 0)
+        return fresh
+
     def _markers(self, now: float) -> None:
         # Positions move with time, so they are recomputed each frame (only markers in the window).
         found: list[LiveMarker] = self.hub.markers.between(now - self.window, now + 1.0)
-        self._marks = [(m.stamp - now, m.label) for m in found]
+        stamps = np.array([m.stamp for m in found])
+        texts = [m.label for m in found]
         for plot in self.traces:
-            plot.markers.show(self._marks, LABEL_GAP * self.window)
+            if plot.isVisible():
+                plot.markers.show(stamps, texts, now)
 
     def _draw_gsr(self, now: float) -> None:
         stream = self.hub.first_of_type("GSR")
@@ -265,16 +474,15 @@ class LivePlots(QWidget):
             self.tonic_curve.setData([], [])
             self.gsr.set_note("no GSR stream", self.window)
             return
-        stamps, values = stream.window(self.window, now)
-        self.gsr.set_note("" if len(stamps) else f"{stream.name}: no data", self.window)
-        self.gsr_curve.setData(stamps - now, values[:, 0])
+        if self.follow(self._gsr, stream, now, [(self.gsr_curve, "gsr")]):
+            self.gsr.set_note("" if len(self._gsr.t) else f"{stream.name}: no data", self.window)
+            self.gsr.follow(*self._gsr.bounds("gsr"))
         if now - self._tonic_at >= TONIC_EVERY or self.paused:
             self._tonic_at = now
-            long_stamps, long_values = stream.window(self.window + 8.0, now)
+            long_stamps, long_values = stream.window(self.window + TONIC_WINDOW, now)
             self._tonic = tonic_level(long_stamps, long_values[:, 0])
-        t, level = self._tonic
-        keep = t >= now - self.window
-        self.tonic_curve.setData(t[keep] - now, level[keep])
+            self.tonic_curve.setData(*self._tonic)
+        self.tonic_curve.setPos(-now, 0)
 
     def _draw_gaze(self, now: float) -> None:
         stream = self.hub.first_where(lambda s: gaze_layout(s) is not None)
@@ -289,20 +497,19 @@ class LivePlots(QWidget):
             return
         self.gaze_xy.set_note("", self.window)
         self.pupil.set_note("", self.window)
-        stamps, values = stream.window(self.window, now)
-        t = stamps - now
-        gaze = layout.canonical(values)
-        x, y = gaze.point()
-        self.gaze_x.setData(t, x, connect="finite")
-        self.gaze_y.setData(t, y, connect="finite")
-        self.pupil_l.setData(t, gaze.left_pupil, connect="finite")
-        self.pupil_r.setData(t, gaze.right_pupil, connect="finite")
-        trail = stamps >= (stamps[-1] - GAZE_TRAIL if len(stamps) else now)
-        self.gaze.show_gaze(x[trail], y[trail])
-        if len(x):
-            valid = np.isfinite(x)
-            self.gaze_info.setText(f"{stream.name} ({layout.name} layout): {100 * valid.mean():.0f} % valid gaze "
-                                   f"in the window")
+        curves = [(self.gaze_x, "x"), (self.gaze_y, "y"), (self.pupil_l, "left"), (self.pupil_r, "right")]
+        if self.follow(self._eyes, stream, now, curves, connect="finite"):
+            self.pupil.follow(*self._eyes.bounds("left", "right"))
+        _, values = stream.window(GAZE_TRAIL, now)
+        trail = eye_signals(stream, values)
+        self.gaze.show_gaze(trail["x"], trail["y"])
+        if now - self._valid_at >= TONIC_EVERY or self.paused:  # a share of the window: 2 Hz is plenty
+            self._valid_at = now
+            _, values = stream.window(self.window, now)
+            if len(values):
+                valid = np.isfinite(eye_signals(stream, values)["x"])
+                self.gaze_info.setText(f"{stream.name} ({layout.name} layout): {100 * valid.mean():.0f} % valid "
+                                       "gaze in the window")
 
     def _draw_webcam(self, now: float) -> None:
         frames = self.hub.first_of_type("VideoFrames")
@@ -315,17 +522,15 @@ class LivePlots(QWidget):
             self.fps_curve.setData(t - now, fps)
             self.webcam.set_note("" if len(stamps) else f"{frames.name}: no frames", self.window)
             top = max(frames.nominal_srate * 1.25, float(fps.max()) * 1.1 if len(fps) else 1.0, 1.0)
-            self.webcam.setYRange(0, top, padding=0)
+            if top != self._fps_top:  # a range change re-lays the axis: only when it really changes
+                self._fps_top = top
+                self.webcam.setYRange(0, top, padding=0)
         expression = self.hub.first_of_type("FacialExpression")
         if self.expression.isHidden() != (expression is None) or not self.frames:
             self.expression.setVisible(expression is not None)
             self.webcam.getPlotItem().getAxis("bottom").setStyle(showValues=expression is None)
             self.webcam.setLabel("bottom", "" if expression is not None else "seconds before now")
         if expression is not None:
-            stamps, values = expression.window(self.window, now)
-            t = stamps - now
-            smile, valence = columns(expression, "smile"), columns(expression, "valence")
-            # no face in view: NaN, drawn as a gap
-            self.smile_curve.setData(t, values[:, smile[0] if smile else 0], connect="finite")
-            if valence or expression.channel_count > 1:
-                self.valence_curve.setData(t, values[:, valence[0] if valence else 1], connect="finite")
+            curves = [(self.smile_curve, "smile")] + ([(self.valence_curve, "valence")]
+                                                      if expression.channel_count > 1 else [])
+            self.follow(self._expression, expression, now, curves, connect="finite")  # no face: a gap

@@ -163,6 +163,16 @@ class RecordingPanel(QGroupBox):
             self.path_ok = True
         self._enable()
 
+    def advance_run(self) -> None:
+        """After a recording: the Run field shows the run the next Start will write, as the path does."""
+        fields = self.fields()
+        if fields.run.isdigit():
+            try:
+                self.run.setText(next_free_run(self.root, fields).run)
+            except NamingError:
+                pass  # update_path says what is wrong
+        self.update_path()
+
     def choose_root(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for recordings", str(self.root))
         if folder:
@@ -201,7 +211,7 @@ class RecordingPanel(QGroupBox):
         if active != self._active:
             self._enable(active)
             if not active:
-                self.update_path()  # the next run number
+                self.advance_run()
         self.stop_button.setEnabled(snap.state in (STARTING, RECORDING))
         self.stop_button.setText("Stopping…" if snap.state == STOPPING else "Stop")
         self.elapsed.setText(format_elapsed(snap.elapsed(now)))

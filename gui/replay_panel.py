@@ -33,7 +33,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from acquisition.player import FINISHED, PLAYING, Player
+from acquisition.player import FINISHED, PLAYING, Player, replay_source_id
 from gui.background import Background
 from gui.style import GREY, RED
 
@@ -198,7 +198,7 @@ class ReplayPanel(QFrame):
             self.show_error(path, result)
             return
         self.player, self.path = result, path
-        self.replayed = {(s.name, s.source_id) for s in result.streams}
+        self.replayed = {(s.name, replay_source_id(s.source_id) if s.source_id else "") for s in result.streams}
         self.slider.setRange(0, int(round(result.duration * SLIDER_STEPS_PER_SECOND)))
         warning = ""
         if result.index.truncated:

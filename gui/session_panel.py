@@ -103,6 +103,8 @@ class SessionPanel(QGroupBox):
         self.where.currentIndexChanged.connect(lambda i: self.remote.setEnabled(i == 1))
         self.simulate = QCheckBox("simulated participant")
         self.windowed = QCheckBox("in a window")
+        self.windowed.setToolTip("otherwise full screen; on a computer with one screen the task always opens "
+                                 "in a window, so it cannot cover this panel")
         self.speed = QDoubleSpinBox()
         self.speed.setRange(0.1, 100.0)
         self.speed.setValue(1.0)
@@ -178,6 +180,15 @@ class SessionPanel(QGroupBox):
             note = "" if recording or running else "Start a recording first: the task's markers go into it."
         if self.task_note.text() != note:
             self.task_note.setText(note)
+
+
+def window_for_one_screen(request: dict[str, Any], screens: int) -> str:
+    """A local task asked for full screen on a computer with one screen runs in a window instead:
+    full screen would cover the panel (and its Stop button). Returns a note for the user, or ""."""
+    if request.get("windowed") or screens >= 2:
+        return ""
+    request["windowed"] = True
+    return ", in a window (one screen: full screen would cover this panel)"
 
 
 def local_task(request: dict[str, Any]) -> QProcess:

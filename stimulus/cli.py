@@ -7,13 +7,15 @@
     main.py stimulus --export-faces faces/      # the built-in faces as PNGs + manifest.csv
 
 Also runnable alone: ``python -m stimulus.cli --protocol ...``.
-Exit status: 0 done, 1 bad input (the message names file and field), 3 ended with Escape.
+Exit status: 0 done, 1 bad input (the message names file and field), 3 ended with Escape,
+4 markers not confirmed by the recorder (they are in the events TSV, not in the recording).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
 import sys
+import time
 from pathlib import Path
 
 from configs import ConfigError, use_lsl_config
@@ -21,6 +23,8 @@ from sync.cli import add_client_key_arguments, client_keys_from
 from sync.protocol import DEFAULT_ENDPOINT
 
 EXIT_ABORTED = 3
+EXIT_MARKERS_LOST = 4
+CONNECT_WAIT = 2.0  # seconds to look for the recorder's marker server before the task starts
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -119,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        if not wait_connected(client, CONNECT_WAIT):
+            print(f"warning: no recorder is listening for markers on {args.endpoint} (start `main.py record`, "
+                  "`serve` or the control panel first). The task runs; its markers are kept and sent "
+                  "if a recorder starts, and are in the events TSV either way.", file=sys.stderr, flush=True)
     ensure_app()
     print(f"{protocol.name}: {len(protocol.blocks)} block(s); markers "
           f"{'off' if client is None else 'to ' + args.endpoint}; Escape ends the run")
@@ -129,10 +137,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"stimulus: {exc}", file=sys.stderr)
         return 1
     finally:
-        undelivered = client.close() if client is not None else []
+        undelivered = client.close(warn=False) if client is not None else []
     written = write_events_tsv(tsv, result.markers)
     _report(result, written, undelivered)
-    return EXIT_ABORTED if result.aborted else 0
+    if result.aborted:
+        return EXIT_ABORTED
+    return EXIT_MARKERS_LOST if undelivered else 0
+
+
+def wait_connected(client, timeout: float) -> bool:
+    """True once the client reached a marker server, False if none answered within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not client.connected:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _check_feedback(protocol) -> int:
@@ -180,8 +200,8 @@ def _report(result, tsv: Path, undelivered: list) -> None:
     for problem in result.sink_errors:
         print(f"  marker problem: {problem}", file=sys.stderr)
     if undelivered:
-        print(f"  {len(undelivered)} markers were not confirmed by the marker server "
-              "(they are still in the events TSV)", file=sys.stderr)
+        print(f"error: {len(undelivered)} markers were not confirmed by a recorder, so they are not in any "
+              f"recording (they are in {tsv})", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QRadialGradient
 
+from stimulus import face_geometry
+
 #: Colour of lips and mouth interior; nothing else on the face is this dark and this red,
 #: which keeps the mouth measurable in the pixels.
 LIP = QColor(178, 62, 72)
@@ -103,8 +105,8 @@ def render_face(ident: Identity | str, morph: float, size: int = 512) -> QImage:
 
 
 # -- drawing ---------------------------------------------------------------
-CX = 0.5
-HEAD_CY = 0.50
+CX = face_geometry.CENTRE_X
+HEAD_CY = face_geometry.HEAD_CENTRE_Y
 
 
 def _pen(colour: QColor | str, width: float) -> QPen:
@@ -251,7 +253,7 @@ def _brows(p: QPainter, ident: Identity, happy: float, sad: float) -> None:
 
 
 def _eye(p: QPainter, ident: Identity, side: int, happy: float, sad: float) -> None:
-    ex, ey = CX + side * ident.eye_gap, 0.555
+    ex, ey = CX + side * ident.eye_gap, face_geometry.EYE_Y
     ew = 0.052 * ident.eye_size
     eh = 0.040 * ident.eye_size
     inner = QPointF(ex - side * ew, ey - 0.006 * sad)
@@ -327,7 +329,7 @@ def _nose(p: QPainter, skin: QColor) -> None:
 
 
 def _mouth(p: QPainter, m: float, happy: float, sad: float, skin: QColor) -> None:
-    y0 = 0.765
+    y0 = face_geometry.MOUTH_Y
     half = 0.062 + 0.022 * happy + 0.014 * sad
     corner_y = y0 - 0.034 * m
     mid_y = y0 + 0.016 * m

@@ -76,7 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_client_key_arguments(send)
     send.set_defaults(func=run_send)
 
-    listen = sub.add_parser("listen", help="run a marker server that prints what arrives (nothing is recorded)")
+    listen = sub.add_parser("listen", help="run a marker server that prints what arrives (nothing is recorded)",
+                            description="Check an experiment script without recording: markers are acknowledged "
+                                        "and printed, in each sender's order, with the sender's clock time; "
+                                        "clock estimates are printed once as they are made.")
     listen.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"address to bind (default {DEFAULT_ENDPOINT})")
     listen.add_argument("--allow-network", action="store_true",
                         help="allow binding beyond loopback (e.g. tcp://0.0.0.0:5556) for a stimulus computer")
@@ -116,7 +119,7 @@ def run_send(args: argparse.Namespace) -> int:
         client.close(0)
         print(f"markers send: {exc}", file=sys.stderr)
         return 2
-    undelivered = client.close(args.timeout)
+    undelivered = client.close(args.timeout, warn=False)  # reported here, once
     if undelivered:
         if client.refused:
             why = f"the server refused it ({client.refused.reason}: {client.refused.detail})"
@@ -132,25 +135,42 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 class _PrintStream:
-    def __init__(self, name: str) -> None:
+    """One recorded stream, printed: markers with their stamp, clock estimates as a note."""
+
+    def __init__(self, name: str, is_clock: bool) -> None:
         self.name = name
+        self.is_clock = is_clock
 
     def push(self, stamps: list[float], values: list[list[str]]) -> None:
         for stamp, value in zip(stamps, values):
-            print(f"{stamp:.6f} {self.name} {value[0]}", flush=True)
+            if self.is_clock:  # the estimate the recorder would store, once (stamped on the sender's clock)
+                print(f"{'':>17} {self.name}: clock estimate {_clock_text(value[0])}", flush=True)
+            else:
+                print(f"{stamp:17.6f} {self.name} {value[0]}", flush=True)
 
     def clock_offset(self, collection_time: float, offset: float) -> None:
-        if self.name.startswith("AttuneMarkers-"):
-            print(f"{collection_time:.6f} {self.name} clock offset {offset * 1e3:+.3f} ms", flush=True)
+        """The same estimate again as an XDF ClockOffset; already printed from the clock stream."""
+
+
+def _clock_text(record: str) -> str:
+    try:
+        est = json.loads(record)
+        return (f"offset {est['offset'] * 1e3:+.3f} ms, uncertainty {est['uncertainty'] * 1e3:.3f} ms "
+                "(add to the sender's stamps for this computer's clock)")
+    except (ValueError, KeyError, TypeError):
+        return record
 
 
 class PrintSink:
-    """A sink that prints markers (sender clock) and clock offsets instead of recording them."""
+    """A sink that prints markers (on the sender's clock) and clock estimates instead of recording them."""
 
     def add_stream(self, info_xml: str, fmt: str, nominal_srate: float) -> _PrintStream:
         import xml.etree.ElementTree as ET
 
-        return _PrintStream(ET.fromstring(info_xml.split("?>", 1)[-1]).findtext("name") or "?")
+        from .streams import CLOCK_TYPE
+
+        info = ET.fromstring(info_xml.split("?>", 1)[-1])
+        return _PrintStream(info.findtext("name") or "?", info.findtext("type") == CLOCK_TYPE)
 
 
 def run_listen(args: argparse.Namespace) -> int:
@@ -166,7 +186,9 @@ def run_listen(args: argparse.Namespace) -> int:
         print(f"markers listen: {exc}", file=sys.stderr)
         return 2
     server.start()
-    print(f"listening on {server.endpoint} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(f"listening on {server.endpoint} (Ctrl-C to stop); markers are printed, not recorded. "
+          "Each line: the sender's clock time, stream, marker (in the order each sender sent them)",
+          file=sys.stderr, flush=True)
     try:
         threading.Event().wait(args.seconds)
     except KeyboardInterrupt:
@@ -174,7 +196,7 @@ def run_listen(args: argparse.Namespace) -> int:
     server.close()
     stats = server.stats()
     rejected = {k: v for k, v in stats["rejected"].items() if v}
-    print(f"stored {stats['stored']} markers; duplicates dropped {stats['duplicates']}; "
+    print(f"printed {stats['stored']} markers (nothing recorded); resent copies dropped {stats['duplicates']}; "
           f"rejected {rejected or 0}; lost {stats['lost'] or 0}", file=sys.stderr)
     return 0
 

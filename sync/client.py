@@ -152,8 +152,8 @@ class MarkerClient:
         self._handed.wait(self.handoff_timeout)
         return seq
 
-    def close(self, timeout: float = 2.0) -> list[MarkerMessage]:
-        """Flush for at most ``timeout`` s; return (and log) the markers not delivered."""
+    def close(self, timeout: float = 2.0, *, warn: bool = True) -> list[MarkerMessage]:
+        """Flush for at most ``timeout`` s; return (and log, unless the caller reports them) the markers not delivered."""
         with self._lock:
             if self._closing:
                 self._thread.join()
@@ -162,7 +162,7 @@ class MarkerClient:
             self._flush_deadline = time.monotonic() + timeout
         self._wake()
         self._thread.join(timeout + 2.0)
-        if self.undelivered:
+        if self.undelivered and warn:
             seqs = [m.seq for m in self.undelivered]
             log.warning("%d markers of %r were not delivered to %s: seq %s", len(seqs), self.sender_id,
                         self.endpoint, _ranges(seqs))

@@ -1,6 +1,6 @@
 """Analysis: known simulated effects are recovered; bad files give clear messages.
 
-The pure-analysis recordings are written with the XDF writer (analysis.synthetic):
+The pure-analysis recordings are written with the XDF writer (tools.synthetic):
 ratings from a simulated participant with a known bias, SCRs locked to the
 faces at a known latency and emotion-dependent amplitude, gaze on a known
 face region. One recording is made in real time from LSL outlets, to check
@@ -31,11 +31,11 @@ import pytest
 from acquisition.recorder import Recorder
 from acquisition.xdf_writer import XDFWriter
 from analysis.recording import AnalysisError, load
-from analysis.synthetic import synthesise
 from analysis.trials import table
 from devices.lab import DeviceConfig, SimulatedLab
 from devices.metadata import Channel, stream_info
 from stimulus.participant import SimulatedParticipant
+from tools.synthetic import synthesise
 
 ROOT = Path(__file__).resolve().parent.parent
 AMPLITUDES = {"sad": 0.6, "neutral": 0.25, "happy": 0.4}

@@ -38,10 +38,10 @@ import pytest
 from analysis import psychometric, stats
 from analysis.recording import load
 from analysis.report import Analysed, write_outputs
-from analysis.synthetic import synthesise
 from analysis.trials import table
 from stimulus.participant import SimulatedParticipant
 from stimulus.virtual import run_virtual
+from tools.synthetic import synthesise
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = ROOT / "tools/bids-validator/node_modules/.bin/bids-validator"

@@ -7,6 +7,7 @@ import os
 
 import pyxdf
 
+from acquisition.naming import events_tsv_path
 from tests.support import attune, free_port
 
 
@@ -18,6 +19,7 @@ def test_demo_records_pre_training_post_with_markers_and_events(tmp_path):
     stdout, stderr = proc.communicate(timeout=240)
     assert proc.returncode == 0, stderr[-3000:]
     assert "mean rating by morph level" in stdout
+    assert "INFO|" not in stderr and "broke off" not in stderr, stderr[-3000:]  # a normal run looks normal
 
     files = sorted(tmp_path.rglob("*.xdf"))
     assert [f.parent.parent.name for f in files] == ["ses-post", "ses-pre", "ses-training"]
@@ -27,7 +29,7 @@ def test_demo_records_pre_training_post_with_markers_and_events(tmp_path):
         assert {"Gaze", "GSR", "VideoFrames", "FacialExpression", "Markers"} <= set(by_type)
         markers = [json.loads(v[0]) for v in by_type["Markers"]["time_series"]]
         assert [m["seq"] for m in markers] == sorted(m["seq"] for m in markers)
-        tsv = xdf.with_name(xdf.stem.rsplit("_", 1)[0] + "_events.tsv")
+        tsv = events_tsv_path(xdf)
         with tsv.open(newline="") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         faces = [m for m in markers if m["event"] == "face_onset"]

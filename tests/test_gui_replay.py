@@ -22,6 +22,7 @@ from acquisition.xdf_writer import XDFWriter  # noqa: E402
 from devices.eyetracker import CHANNELS as GAZE_CHANNELS  # noqa: E402
 from devices.metadata import Channel, stream_info  # noqa: E402
 from gui.panel import ControlPanel  # noqa: E402
+from sync.streams import clock_info_xml  # noqa: E402
 
 WAIT_MS = 60_000  # generous: a poll returns as soon as its condition holds, however busy the machine
 
@@ -48,9 +49,14 @@ def write_recording(path: Path, tag: str) -> Path:
         step = int(rate / 10)
         for lo in range(0, n, step):
             writer.write_samples(sid, stamps[lo:lo + step], values[lo:lo + step])
+    writer.add_stream(4, clock_info_xml(f"stim{tag}"), "string", 0.0)  # as the marker server records it
+    writer.write_samples(3, [START + 0.2], [[json.dumps({"event": "protocol_start", "seq": 0, "trials": 6,
+                                                         "protocol": "infant_face_rating"})]])
     for k in range(int(SECONDS)):
         text = json.dumps({"event": "face_onset", "seq": k + 1, "trial": k})
         writer.write_samples(3, [START + 0.5 + k], [[text]])
+        clock = {"offset": 0.001, "uncertainty": 0.0001, "rtt": 0.0002, "drift_ppm": 0.0, "exchanges": 8}
+        writer.write_samples(4, [START + 0.6 + k], [[json.dumps(clock)]])
     writer.close()
     return path
 
@@ -122,7 +128,9 @@ def test_replay_open_play_pause_seek_close(qtbot, panel, tmp_path):
     row = next(row for row in p.streams.rows if row.name == f"GSR{tag}")
     assert "replayed from sub-P1" in row.detail
     qtbot.waitUntil(lambda: plotted(p.plots.gsr_curve) > 50, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: "face_onset" in p.marker_log.events(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: p.marker_log.events().count("face_onset") >= 2, timeout=WAIT_MS)
+    assert set(p.marker_log.events()) <= {"protocol_start", "face_onset"}  # clock estimates are no events
+    assert p.session.progress.format() == "no task running"  # a replayed task is not a running one
 
     qtbot.mouseClick(r.play_button, Qt.MouseButton.LeftButton)
     assert r.player.state == "paused" and "Play" in r.play_button.text()

@@ -8,6 +8,7 @@ from acquisition.live import (
     LOST,
     MISSING,
     RECEIVING,
+    TONIC_WINDOW,
     LiveHub,
     LiveMarker,
     MarkerBuffer,
@@ -48,7 +49,10 @@ def test_tonic_level_ignores_responses_and_frame_rate_counts_frames():
     scr = np.where((t > 10) & (t < 13), 0.8, 0.0)
     centres, tonic = tonic_level(t, level + scr)
     at = np.searchsorted(centres, 12.0)
-    assert abs(tonic[at] - (5 + 0.02 * 12)) < 0.1
+    assert abs(tonic[at] - (5 + 0.02 * 12)) < 0.1  # the response barely moves it
+    quiet = (centres < 10 - TONIC_WINDOW / 2) | (centres > 13 + TONIC_WINDOW / 2)  # on the drift: no lag
+    assert np.allclose(tonic[quiet], 5 + 0.02 * centres[quiet], atol=0.01)
+    assert 30 - TONIC_WINDOW / 2 - 0.3 < centres[-1] <= 30 - TONIC_WINDOW / 2 + 0.3  # the stated delay
     frames = np.arange(0, 10, 1 / 30)
     _, fps = frame_rate(frames)
     assert np.allclose(fps[1:], 30, atol=2)

@@ -1,9 +1,19 @@
 """File naming: LabRecorder's BIDS template and never overwriting a recording."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from acquisition.naming import NamingError, SessionFields, bids_path, next_free_run, prepare_output, render
+from acquisition.naming import (
+    NamingError,
+    SessionFields,
+    bids_path,
+    events_tsv_path,
+    next_free_run,
+    prepare_output,
+    render,
+)
 
 
 def test_bids_template_matches_labrecorder():
@@ -30,15 +40,23 @@ def test_next_free_run_skips_existing(tmp_path):
     assert next_free_run(tmp_path, fields).run == "2"
 
 
-def test_prepare_output_refuses_or_renames(tmp_path):
+def test_prepare_output_refuses_or_renames(tmp_path, caplog):
     path = tmp_path / "rec.xdf"
     path.write_bytes(b"one")
     with pytest.raises(FileExistsError):
         prepare_output(path)
     prepare_output(path, "rename")
+    assert f"{path} already existed: moved it aside to rec_old1.xdf" in caplog.text  # said, not silent
     (tmp_path / "rec.xdf").write_bytes(b"two")
     prepare_output(path, "rename")
     assert (tmp_path / "rec_old1.xdf").read_bytes() == b"one"
     assert (tmp_path / "rec_old2.xdf").read_bytes() == b"two"
     with pytest.raises(NamingError, match=".xdf"):
         prepare_output(tmp_path / "rec.csv")
+
+
+def test_events_tsv_sits_beside_its_recording():
+    xdf = Path("rec/sub-P01/ses-pre/physio/sub-P01_ses-pre_task-rating_run-2_physio.xdf")
+    assert events_tsv_path(xdf) == xdf.with_name("sub-P01_ses-pre_task-rating_run-2_events.tsv")
+    assert events_tsv_path(Path("out/session.xdf")) == Path("out/session_events.tsv")
+    assert events_tsv_path(Path("out/my_session.xdf")) == Path("out/my_session_events.tsv")

@@ -17,7 +17,7 @@ import pylsl
 import pytest
 import pyxdf
 
-from acquisition.player import Player
+from acquisition.player import SPEED_RANGE, Player
 from acquisition.recorder import Recorder
 from acquisition.xdf_index import ChunkReader, XDFError, build_index
 from devices.lab import DeviceConfig, SimulatedLab
@@ -118,9 +118,13 @@ def test_replay_rerecorded_equals_original(original, tmp_path):
         error = (sb["time_stamps"] - tb) - (sa["time_stamps"] - ta)
         assert np.max(np.abs(error)) < 1e-3, f"{name}: timing differs by {np.max(np.abs(error)) * 1e3:.3f} ms"
         ia, ib = sa["info"], sb["info"]
-        for key in ("name", "type", "channel_count", "channel_format", "nominal_srate", "source_id"):
+        for key in ("name", "type", "channel_count", "channel_format", "nominal_srate"):
             assert ia[key] == ib[key], (name, key)
-        assert ia["desc"] == ib["desc"], name
+        # told apart from the live source, with the original kept beside the file it came from
+        assert ib["source_id"] == [ia["source_id"][0] + "@replay"], name
+        replay = ib["desc"][0].pop("replay")
+        assert replay == [{"file": [path.name], "source_id": ia["source_id"]}], name
+        assert (ia["desc"][0] or {}) == (ib["desc"][0] or {}), name
 
 
 def test_speed_and_start(original, tmp_path):
@@ -194,6 +198,12 @@ def test_bad_inputs_give_clear_messages(original, tmp_path):
     run = subprocess.run([sys.executable, "main.py", "replay", str(not_xdf)], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and f"{not_xdf}: not an XDF file" in run.stderr
+    lo, hi = SPEED_RANGE  # the command line accepts exactly the player's range
+    for speed, accepted in ((hi, True), (hi * 1.5, False), (lo / 2, False)):
+        run = subprocess.run([sys.executable, "main.py", "replay", str(path), "--speed", str(speed), "--lead-in", "0",
+                              "--linger", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert (run.returncode == 0) == accepted, run.stderr
+        assert accepted or f"within {lo}..{hi}" in run.stderr
 
 
 def test_cli_replays_with_progress(original):

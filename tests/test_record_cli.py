@@ -136,3 +136,30 @@ def test_bad_device_config_names_file_and_field(tmp_path):
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert f"{config}: eyetracker.rate: must be at most 1200" in stderr
+
+
+def test_rename_says_what_was_moved_where(tmp_path, unique):
+    out = tmp_path / "rec.xdf"
+    out.write_bytes(b"an earlier recording")
+    proc = attune("record", "--out", str(out), "--on-exists", "rename", "--duration", "0.5", "--wait", "0.2",
+                  "--markers", "off", "--query", f"name='{unique}-nothing'")
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert f"{out} already existed: moved it aside to rec_old1.xdf" in stderr
+    assert (tmp_path / "rec_old1.xdf").read_bytes() == b"an earlier recording"
+
+
+def test_two_sources_with_one_source_id_are_reported(tmp_path, unique):
+    outlets = [pylsl.StreamOutlet(pylsl.StreamInfo(f"{unique}{n}", "GSR", 1, 10.0, "float32", f"{unique}-dup"))
+               for n in ("A", "B")]
+    query = f"source_id='{unique}-dup'"
+    listing = attune("streams", "--query", query, "--wait", "2")
+    out, err = listing.communicate(timeout=60)
+    assert out.count(f"source_id='{unique}-dup'") == 2, out
+    assert f"2 streams share source_id '{unique}-dup'" in err and f"{unique}A, {unique}B" in err
+    rec = attune("record", "--out", str(tmp_path / "dup.xdf"), "--query", query, "--wait", "2",
+                 "--duration", "0.5", "--markers", "off")
+    _, err = rec.communicate(timeout=60)
+    assert rec.returncode == 0, err
+    assert f"2 streams share source_id '{unique}-dup'" in err and "only one of them is recorded" in err
+    del outlets

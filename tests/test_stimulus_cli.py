@@ -104,3 +104,18 @@ def test_stimulus_control_refuses_the_network_unless_asked():
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "stimulus control:" in done.stderr and "0.0.0.0" in done.stderr
+
+
+def test_cli_without_a_recorder_warns_at_start_and_exits_4_when_markers_were_lost(tmp_path):
+    from tests.support import free_port
+
+    endpoint = f"tcp://127.0.0.1:{free_port()}"  # nobody listens here
+    done = stimulus("--protocol", str(short_training(tmp_path)), "--windowed", "--size", "640x400",
+                    "--simulate-participant", "--speed", "100", "--endpoint", endpoint,
+                    "--events-tsv", str(tmp_path / "lost.tsv"))
+    assert done.returncode == 4, done.stderr
+    warning, _, rest = done.stderr.partition("no recorder is listening for markers on " + endpoint)
+    assert _ and "error:" not in warning  # the warning comes before anything else goes wrong
+    assert "markers were not confirmed by a recorder" in rest
+    assert rest.count("not confirmed") + rest.count("not delivered") == 1  # said once, not twice
+    assert (tmp_path / "lost.tsv").exists()

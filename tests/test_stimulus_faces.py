@@ -184,3 +184,19 @@ def test_exported_builtin_set_reloads_as_a_folder(tmp_path):
         [(f.identity, f.morph, f.emotion) for f in builtin.items]
     for mine, theirs in zip(reloaded.items, builtin.items):
         assert np.array_equal(rgb(reloaded.image(mine)), rgb(builtin.image(theirs)))
+
+
+def test_every_identity_stays_inside_the_shared_face_geometry():
+    """The gaze regions of analysis, feedback and the simulated viewer hold every drawn face's features."""
+    from analysis import regions
+    from stimulus import face_geometry as geo
+
+    lo, hi = geo.EYE_GAP_RANGE
+    for ident in faces.IDENTITIES:
+        assert lo <= ident.eye_gap <= hi, ident.name
+        assert ident.head_w <= geo.HEAD_HALF_AXES_MAX[0] and ident.head_h <= geo.HEAD_HALF_AXES_MAX[1], ident.name
+    for x, y in geo.EYE_POINTS:  # the points the simulated viewer fixates fall in analysis' eye region
+        inside = regions.classify(np.array([x]), np.array([y]), (0.0, 0.0, 1.0, 1.0))
+        assert inside["eyes"][0] and inside["face"][0]
+    mx, my = geo.MOUTH_POINT
+    assert regions.classify(np.array([mx]), np.array([my]), (0.0, 0.0, 1.0, 1.0))["mouth"][0]

@@ -1,6 +1,6 @@
 """Render the panel's main states to PNG (offscreen): idle, recording, a stream dropped out, replay.
 
-    QT_QPA_PLATFORM=offscreen python -m gui.screenshots docs/img
+    QT_QPA_PLATFORM=offscreen python -m tools.screenshots docs/img
 
 Uses the simulated devices (with test markers and a stimulus-side marker
 sender), so the pictures show what an experimenter sees in a rehearsal;
@@ -78,10 +78,9 @@ webcam: {{rate: 30, name: SimWebcam, source_id: {tag}-cam, expression: true}}
     recorded = panel.job.snapshot.path
     panel.shutdown()  # the devices go: the replay publishes the same streams again
 
-    from sync.streams import marker_source_id
-
+    # the replayed task markers and clock estimates (source_id ...@replay) join the devices' streams
     replay = ControlPanel(root=tmp / "recordings", marker_endpoint="tcp://127.0.0.1:*", devices=devices,
-                         queries=[f"contains(source_id,'{tag}')", f"source_id='{marker_source_id('stimulus')}'"])
+                         queries=[f"contains(source_id,'{tag}')", "starts-with(source_id,'attune-marker')"])
     replay.resize(1600, 980)
     replay.show()
     replay.replay.open_file(recorded)
