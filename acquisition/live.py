@@ -1,4 +1,4 @@
-"""Live view data: ring buffers of recent samples, filled in the background.
+"""The live hub: finds streams and keeps their recent samples filled in the background.
 
 The control panel must never wait on LSL, so everything that touches the
 network happens here, in worker threads: a ContinuousResolver polled twice
@@ -12,6 +12,8 @@ recorder listener), and the live puller of each recorded stream closes its
 own inlet, so the lab network carries each stream to this computer once.
 ``detach()`` after the recording hands the streams back to live pullers.
 
+The stores it fills are in acquisition/live_buffers.py, the health it
+reports (status, table row, device check) in acquisition/live_status.py.
 Nothing here imports Qt: the same hub can serve any front end or a test.
 """
 from __future__ import annotations
@@ -19,9 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,10 +29,18 @@ import pylsl
 from pylsl.util import TimeoutError as LSLTimeoutError
 
 from acquisition.discovery import StreamKey, check_predicate, combine
+from acquisition.live_buffers import LiveMarker, MarkerBuffer, RateMeter, RingBuffer, marker_details, parse_marker
+from acquisition.live_status import (
+    LOST,
+    MISSING,
+    RECEIVING,
+    STALLED,
+    WAITING,
+    StreamRow,
+    live_check,
+    stream_status,
+)
 from acquisition.reader import FORMAT_NAMES
-from devices.check import check_window, failures
-from devices.gaze_layouts import recognise_header
-from sync.protocol import parse_sample
 from sync.streams import CLOCK_TYPE
 
 log = logging.getLogger(__name__)
@@ -44,181 +52,7 @@ PULL_INTERVAL = 1 / 50  # a live puller wakes 50 times a second
 OFFSET_INTERVAL = 5.0
 RETRY_AFTER = 2.0
 FORGET_LOST = 120.0  # a lost stream stays listed (red) this long
-CHECK_WINDOW = 10.0  # seconds of each stream the panel's device check looks at
-CHECK_MIN = 3.0  # seconds of data before a stream is judged
 HANDOVER_DEDUP = 10.0  # seconds after a feed change during which older stamps are dropped
-
-# Status of a stream, as the streams table shows it.
-RECEIVING = "receiving"
-WAITING = "waiting"  # visible, no data yet (or an irregular stream with nothing sent recently)
-STALLED = "stalled"  # visible on the network but no data
-LOST = "lost"  # gone from the network
-MISSING = "missing"  # required, and no stream on the network matches
-
-
-class RingBuffer:
-    """The last ``capacity`` samples of a numeric stream, with their timestamps.
-
-    Every sample is written twice (at ``i`` and ``i + capacity``) so the
-    newest ``k`` samples are always one contiguous slice: reads are a single
-    copy, whatever the write position.
-    """
-
-    def __init__(self, channels: int, capacity: int) -> None:
-        self.channels = channels
-        self.capacity = max(int(capacity), 2)
-        self._stamps = np.zeros(2 * self.capacity)
-        self._values = np.full((2 * self.capacity, channels), np.nan)
-        self._pos = 0  # next write index in [0, capacity)
-        self._count = 0  # valid samples (<= capacity)
-        self.total = 0  # samples ever appended
-        self._lock = threading.Lock()
-
-    def append(self, stamps: np.ndarray, values: np.ndarray) -> None:
-        stamps = np.asarray(stamps, dtype=np.float64)
-        n = len(stamps)
-        if n == 0:
-            return
-        values = np.asarray(values, dtype=np.float64).reshape(n, self.channels)
-        if n > self.capacity:
-            stamps, values = stamps[-self.capacity:], values[-self.capacity:]
-        k = len(stamps)
-        with self._lock:
-            cap = self.capacity
-            end = self._pos + k
-            if end <= cap:
-                spans = [(self._pos, 0, k)]
-            else:
-                first = cap - self._pos
-                spans = [(self._pos, 0, first), (0, first, k)]
-            for dst, a, b in spans:
-                m = b - a
-                self._stamps[dst:dst + m] = stamps[a:b]
-                self._stamps[dst + cap:dst + cap + m] = stamps[a:b]
-                self._values[dst:dst + m] = values[a:b]
-                self._values[dst + cap:dst + cap + m] = values[a:b]
-            self._pos = end % cap
-            self._count = min(cap, self._count + k)
-            self.total += n
-
-    @property
-    def last_stamp(self) -> float | None:
-        with self._lock:
-            if self._count == 0:
-                return None
-            return float(self._stamps[self._pos + self.capacity - 1])
-
-    def latest(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the newest ``n`` samples (all kept samples when None), oldest first."""
-        with self._lock:
-            k = self._count if n is None else min(n, self._count)
-            end = self._pos + self.capacity
-            return self._stamps[end - k:end].copy(), self._values[end - k:end].copy()
-
-    def since(self, stamp: float) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the samples stamped at or after ``stamp`` (sender clock)."""
-        with self._lock:
-            end = self._pos + self.capacity
-            start = end - self._count
-            i = start + int(np.searchsorted(self._stamps[start:end], stamp))
-            return self._stamps[i:end].copy(), self._values[i:end].copy()
-
-
-@dataclass(frozen=True)
-class LiveMarker:
-    """One marker for display: label on the plots, the rest in the log."""
-
-    stamp: float  # local LSL clock
-    label: str
-    details: str
-    stream: str
-    fields: dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-def parse_marker(text: str) -> tuple[str, dict[str, Any]]:
-    """Attune's markers (sync.protocol.parse_sample) show their event; anything else is a plain label."""
-    recorded = parse_sample(text)
-    if recorded is None:
-        return text.strip(), {}
-    fields = recorded.as_dict()
-    del fields["event"]
-    return recorded.event, fields
-
-
-def marker_details(fields: dict[str, Any]) -> str:
-    """The fields worth reading in a log (the bus's sequence number is not)."""
-    return ", ".join(f"{k}={v}" for k, v in fields.items() if k != "seq")
-
-
-class MarkerBuffer:
-    """All markers seen, in arrival order, numbered so readers can ask for "what is new"."""
-
-    def __init__(self, keep: int = 50_000) -> None:
-        self._items: deque[LiveMarker] = deque(maxlen=keep)
-        self._first = 0  # number of the oldest kept marker
-        self._lock = threading.Lock()
-
-    def add(self, markers: list[LiveMarker]) -> None:
-        with self._lock:
-            for m in markers:
-                if len(self._items) == self._items.maxlen:
-                    self._first += 1
-                self._items.append(m)
-
-    @property
-    def count(self) -> int:
-        with self._lock:
-            return self._first + len(self._items)
-
-    def after(self, number: int) -> list[LiveMarker]:
-        """Markers numbered ``number`` and later (0-based arrival order)."""
-        with self._lock:
-            skip = max(0, number - self._first)
-            return list(self._items)[skip:]
-
-    def between(self, start: float, end: float, slack: float = 30.0) -> list[LiveMarker]:
-        """Markers stamped in [start, end], in stamp order.
-
-        Scans back from the newest and stops ``slack`` seconds before
-        ``start`` (streams interleave, so arrival order is only nearly
-        stamp order): a redraw costs the markers in view, not the session.
-        """
-        found = []
-        with self._lock:
-            for m in reversed(self._items):
-                if m.stamp < start - slack:
-                    break
-                if start <= m.stamp <= end:
-                    found.append(m)
-        found.sort(key=lambda m: m.stamp)
-        return found
-
-
-class RateMeter:
-    """Samples per second over the last few seconds of arrivals (local clock)."""
-
-    def __init__(self, span: float = 2.0) -> None:
-        self.span = span
-        self._arrivals: deque[tuple[float, int]] = deque()
-        self._lock = threading.Lock()
-
-    def add(self, now: float, n: int) -> None:
-        with self._lock:
-            self._arrivals.append((now, n))
-            while self._arrivals and self._arrivals[0][0] < now - self.span:
-                self._arrivals.popleft()
-
-    def rate(self, now: float) -> float:
-        """Samples per second between the first and last arrival in the span; 0 when silent."""
-        with self._lock:
-            while self._arrivals and self._arrivals[0][0] < now - self.span:
-                self._arrivals.popleft()
-            if len(self._arrivals) < 2:
-                return 0.0
-            first_t, first_n = self._arrivals[0]
-            last_t = self._arrivals[-1][0]
-            total = sum(n for _, n in self._arrivals) - first_n
-        return total / max(last_t - first_t, 1e-3)
 
 
 class LiveStream:
@@ -306,58 +140,6 @@ class LiveStream:
             return np.zeros(0), np.zeros((0, self.channel_count))
         stamps, values = self.buffer.since(now - seconds - self.offset)
         return stamps + self.offset, values
-
-
-@dataclass(frozen=True)
-class StreamRow:
-    """One line of the streams table (a snapshot; no LSL calls needed to show it)."""
-
-    key: StreamKey | None
-    name: str
-    type: str
-    hostname: str
-    channel_count: int
-    nominal_srate: float
-    measured_srate: float
-    samples: int
-    status: str
-    seconds_since_data: float | None
-    required: bool
-    detail: str = ""
-    check: str = ""  # the device check on the recent buffer: "" (not judged yet), "ok" or "FAIL: ..."
-
-
-def live_check(stream: LiveStream, now: float) -> str:
-    """The device check (devices.check) on the last CHECK_WINDOW seconds this stream delivered.
-
-    "" until there are CHECK_MIN seconds of data (or for irregular and string
-    streams), "ok" when every row passes, "FAIL: <failed rows>" otherwise.
-    """
-    if stream.buffer is None or stream.nominal_srate <= 0 or stream.last_receive is None:
-        return ""
-    stamps, values = stream.window(CHECK_WINDOW, now)
-    if len(stamps) < 2 or stamps[-1] - stamps[0] < CHECK_MIN:
-        return ""
-    layout = recognise_header(stream.name, stream.type, stream.channel_count, stream.labels)
-    rows = check_window(stamps, values if layout is not None else None, stream.nominal_srate, layout)
-    failed = failures(rows)
-    return f"FAIL: {failed}" if failed else "ok"
-
-
-def stall_threshold(nominal_srate: float) -> float:
-    """How long a regular stream may be silent before it counts as stalled."""
-    return max(1.5, 5.0 / nominal_srate) if nominal_srate > 0 else float("inf")
-
-
-def stream_status(stream: LiveStream, now: float) -> str:
-    if not stream.visible:
-        return LOST
-    silent = now - (stream.last_receive if stream.last_receive is not None else stream.first_seen)
-    if stream.nominal_srate <= 0:
-        return RECEIVING if stream.last_receive is not None and silent < 10.0 else WAITING
-    if silent >= stall_threshold(stream.nominal_srate):
-        return STALLED
-    return RECEIVING if stream.last_receive is not None else WAITING
 
 
 class _Puller(threading.Thread):
@@ -623,44 +405,3 @@ class LiveHub:
                 return True
             time.sleep(0.05)
         return condition(self)
-
-
-TONIC_WINDOW = 8.0  # seconds: longer than a skin conductance response (1-5 s), shorter than the drift
-
-
-def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = TONIC_WINDOW, step: float = 0.25
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Centred moving median of a skin-conductance trace: the tonic level under the SCRs.
-
-    Medians over ``step`` bins, then a median over ``window`` seconds of bins
-    centred on each bin: responses (1-5 s) barely move it, the drift does,
-    and it does not lag. The price is stated instead: it ends ``window / 2``
-    seconds before the last sample, because that is when it is known.
-    """
-    ok = np.isfinite(values)
-    stamps, values = stamps[ok], values[ok]
-    if len(stamps) < 2:
-        return np.zeros(0), np.zeros(0)
-    bins = np.floor((stamps - stamps[0]) / step).astype(np.int64)
-    edges = np.flatnonzero(np.diff(bins)) + 1
-    starts = np.concatenate(([0], edges))
-    ends = np.concatenate((edges, [len(stamps)]))
-    centres = np.array([stamps[a:b].mean() for a, b in zip(starts, ends)])
-    medians = np.array([np.median(values[a:b]) for a, b in zip(starts, ends)])
-    k = max(1, int(round(window / step)))
-    if len(medians) < k:
-        return np.zeros(0), np.zeros(0)
-    level = np.median(np.lib.stride_tricks.sliding_window_view(medians, k), axis=1)
-    return centres[k // 2:k // 2 + len(level)], level
-
-
-def frame_rate(stamps: np.ndarray, bin_seconds: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Frames per second in consecutive bins (a dropping webcam shows as a dip)."""
-    if len(stamps) < 2:
-        return np.zeros(0), np.zeros(0)
-    end = stamps[-1]
-    edges = np.arange(end, stamps[0] - 1e-9, -bin_seconds)[::-1]
-    if len(edges) < 2:
-        return np.zeros(0), np.zeros(0)
-    counts, _ = np.histogram(stamps, bins=edges)
-    return edges[1:], counts / bin_seconds

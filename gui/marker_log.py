@@ -12,7 +12,7 @@ import pylsl
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from acquisition.live import LiveMarker, MarkerBuffer
+from acquisition.live_buffers import LiveMarker, MarkerBuffer
 
 MAX_ROWS = 5000
 MAX_COLUMN_CHARS = 80  # a column grows to fit texts up to this long; longer ones end in … (tooltip: all)

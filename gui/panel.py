@@ -28,7 +28,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from acquisition.live import LOST, LiveHub, stall_threshold
+from acquisition.live import LiveHub
+from acquisition.live_status import LOST, stall_threshold
 from acquisition.naming import NamingError, events_tsv_path
 from configs import ConfigError
 from devices.body import MarkerFollower, SimulatedBody

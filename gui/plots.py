@@ -20,8 +20,10 @@ import pyqtgraph as pg
 from PyQt6.QtGui import QFontMetricsF
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from acquisition.live import TONIC_WINDOW, LiveHub, LiveMarker, LiveStream, frame_rate, tonic_level
+from acquisition.live import LiveHub, LiveStream
+from acquisition.live_buffers import LiveMarker
 from devices.gaze_layouts import GazeLayout, recognise_header
+from gui.plot_signals import TONIC_WINDOW, frame_rate, tonic_level
 from gui.style import BLUE, GREEN, GREY, INK, MARKER, ORANGE, PURPLE, SKY
 
 MAX_LABELS = 40  # marker labels on the GSR plot at most (lines: every marker in the window)

@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from acquisition.live import LiveMarker
+from acquisition.live_buffers import LiveMarker
 from gui.style import GREY
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"

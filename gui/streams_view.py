@@ -10,7 +10,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from acquisition.live import MISSING, StreamRow
+from acquisition.live_status import MISSING, StreamRow
 from gui.style import GREY, RED, STATUS_COLOURS, STATUS_TEXT, format_rate
 
 COLUMNS = ["Status", "Stream", "Type", "Host", "Ch", "Nominal Hz", "Measured Hz", "Required", "Check"]

@@ -6,7 +6,7 @@ amber needs a look, red needs action.
 """
 from __future__ import annotations
 
-from acquisition.live import LOST, MISSING, RECEIVING, STALLED, WAITING
+from acquisition.live_status import LOST, MISSING, RECEIVING, STALLED, WAITING
 from acquisition.service import format_size  # noqa: F401 - the panel shows sizes as the CLI does
 
 BLUE = "#0072B2"

@@ -163,7 +163,7 @@ def start_devices(qtbot, p) -> None:
     """Click the panel's device button and wait until every simulated stream is received."""
     from PyQt6.QtCore import Qt
 
-    from acquisition.live import RECEIVING
+    from acquisition.live_status import RECEIVING
 
     qtbot.mouseClick(p.session.devices_button, Qt.MouseButton.LeftButton)
     names = [f"Eye{p.tag}", f"GSR{p.tag}", f"Cam{p.tag}", f"Cam{p.tag}Expression"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from acquisition.live import LiveMarker, parse_marker
+from acquisition.live_buffers import LiveMarker, parse_marker
 from gui.feedback_status import FeedbackStatus
 from gui.style import BANNER_OK, BANNER_WARN
 

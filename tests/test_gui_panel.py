@@ -9,7 +9,7 @@ import pyxdf  # noqa: E402
 from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from acquisition.live import MISSING  # noqa: E402
+from acquisition.live_status import MISSING  # noqa: E402
 from gui.panel import ControlPanel  # noqa: E402
 from gui.recording_job import FAILED, RECORDING, STOPPED  # noqa: E402
 from sync.protocol import DEFAULT_ENDPOINT  # noqa: E402

@@ -9,7 +9,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from acquisition.live import LiveHub, LiveMarker, LiveStream  # noqa: E402
+from acquisition.live import LiveHub, LiveStream  # noqa: E402
+from acquisition.live_buffers import LiveMarker  # noqa: E402
 from gui.plots import LivePlots, PeakHistory  # noqa: E402
 
 

@@ -17,7 +17,7 @@ from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 from xdf_samples import stream_info_xml  # noqa: E402
 
-from acquisition.live import RECEIVING  # noqa: E402
+from acquisition.live_status import RECEIVING  # noqa: E402
 from acquisition.xdf_writer import XDFWriter  # noqa: E402
 from devices.eyetracker import CHANNELS as GAZE_CHANNELS  # noqa: E402
 from devices.metadata import Channel, stream_info  # noqa: E402

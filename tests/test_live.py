@@ -4,19 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pylsl
 
-from acquisition.live import (
-    LOST,
-    MISSING,
-    RECEIVING,
-    TONIC_WINDOW,
-    LiveHub,
-    LiveMarker,
-    MarkerBuffer,
-    RingBuffer,
-    frame_rate,
-    parse_marker,
-    tonic_level,
-)
+from acquisition.live import LiveHub
+from acquisition.live_buffers import LiveMarker, MarkerBuffer, RingBuffer, parse_marker
+from acquisition.live_status import LOST, MISSING, RECEIVING
+from gui.plot_signals import TONIC_WINDOW, frame_rate, tonic_level
 
 
 def test_ring_buffer_keeps_the_newest_samples_contiguously():

@@ -1,0 +1,44 @@
+"""Derived traces the live plots draw beside the raw signal: the GSR tonic level, the webcam frame rate."""
+from __future__ import annotations
+
+import numpy as np
+
+TONIC_WINDOW = 8.0  # seconds: longer than a skin conductance response (1-5 s), shorter than the drift
+
+
+def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = TONIC_WINDOW, step: float = 0.25
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Centred moving median of a skin-conductance trace: the tonic level under the SCRs.
+
+    Medians over ``step`` bins, then a median over ``window`` seconds of bins
+    centred on each bin: responses (1-5 s) barely move it, the drift does,
+    and it does not lag. The price is stated instead: it ends ``window / 2``
+    seconds before the last sample, because that is when it is known.
+    """
+    ok = np.isfinite(values)
+    stamps, values = stamps[ok], values[ok]
+    if len(stamps) < 2:
+        return np.zeros(0), np.zeros(0)
+    bins = np.floor((stamps - stamps[0]) / step).astype(np.int64)
+    edges = np.flatnonzero(np.diff(bins)) + 1
+    starts = np.concatenate(([0], edges))
+    ends = np.concatenate((edges, [len(stamps)]))
+    centres = np.array([stamps[a:b].mean() for a, b in zip(starts, ends)])
+    medians = np.array([np.median(values[a:b]) for a, b in zip(starts, ends)])
+    k = max(1, int(round(window / step)))
+    if len(medians) < k:
+        return np.zeros(0), np.zeros(0)
+    level = np.median(np.lib.stride_tricks.sliding_window_view(medians, k), axis=1)
+    return centres[k // 2:k // 2 + len(level)], level
+
+
+def frame_rate(stamps: np.ndarray, bin_seconds: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Frames per second in consecutive bins (a dropping webcam shows as a dip)."""
+    if len(stamps) < 2:
+        return np.zeros(0), np.zeros(0)
+    end = stamps[-1]
+    edges = np.arange(end, stamps[0] - 1e-9, -bin_seconds)[::-1]
+    if len(edges) < 2:
+        return np.zeros(0), np.zeros(0)
+    counts, _ = np.histogram(stamps, bins=edges)
+    return edges[1:], counts / bin_seconds
