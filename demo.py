@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from acquisition.cli import install_stop_signals
@@ -26,21 +25,8 @@ from acquisition.session import EXIT_RECORDING_FAILED, EXIT_START_FAILED
 from devices.body import SimulatedBody
 from devices.lab import SimulatedLab, load_devices
 from gui.display_check import window_problem
+from stimulus.protocol import DEFAULT_WINDOW_SIZE, STUDY_VISIT
 from sync.protocol import DEFAULT_ENDPOINT
-
-WINDOW_SIZE = (1280, 800)
-
-
-@dataclass(frozen=True)
-class Phase:
-    session: str
-    protocol: str
-    task: str
-
-
-PHASES = (Phase("pre", "infant_face_rating", "rating"),
-          Phase("training", "emotion_training", "training"),
-          Phase("post", "infant_face_rating", "rating"))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -126,9 +112,9 @@ def run_visit(args: argparse.Namespace) -> int:
     lab = SimulatedLab([cfg for cfg in load_devices() if cfg.kind != "markers"])
     lab.start()
     ensure_app()
-    protocols = {p.protocol: load_protocol(p.protocol) for p in PHASES}
+    protocols = {p.protocol: load_protocol(p.protocol) for p in STUDY_VISIT}
     window = StimulusWindow()
-    window.open(windowed=True, size=WINDOW_SIZE)
+    window.open(windowed=True, size=DEFAULT_WINDOW_SIZE)
     body = SimulatedBody(lab, attention=0.5)  # face_onset markers say where; feedback cues, where to look
     participant = SimulatedParticipant()
     query = [f"source_id='{t.source.info.source_id()}'" for t in lab.threads]
@@ -138,7 +124,7 @@ def run_visit(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_stop_signals(stop)
     try:
-        for phase in PHASES:
+        for phase in STUDY_VISIT:
             fields = next_free_run(args.root, SessionFields(args.participant, phase.session, phase.task))
             try:
                 path = service.start(bids_path(args.root, fields), query, found)

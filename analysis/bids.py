@@ -48,6 +48,7 @@ from analysis.recording import AnalysisError, Recording, Signal, labels_from_nam
 from devices.gaze_layouts import CANONICAL_LABELS
 from stimulus import events_tsv
 from stimulus.markers import SentMarker
+from stimulus.protocol import DEFAULT_WINDOW_SIZE
 
 BIDS_VERSION = "1.10.0"
 EVENTS_ORIGIN = ("the first sample of this run's physiological recordings (the earliest of its *_physio.tsv.gz "
@@ -79,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ex.add_argument("--name", default="Attune recordings", help="dataset name (dataset_description.json)")
     ex.add_argument("--author", action="append", default=[], metavar="NAME",
                     help="an author of the dataset (repeat for each; without: the validator warns NO_AUTHORS)")
-    ex.add_argument("--screen", default="1280x800", metavar="WxH", help="stimulus screen in pixels (gaze units)")
+    ex.add_argument("--screen", default="{}x{}".format(*DEFAULT_WINDOW_SIZE), metavar="WxH",
+                    help="stimulus screen in pixels (gaze units; default %(default)s)")
     ex.set_defaults(func=run_export)
 
 
@@ -294,7 +296,7 @@ def _top_files(root: Path, name: str, authors: list[str], runs: list[str]) -> No
 # -- the export -------------------------------------------------------------------------------------
 def export(files: list[Path], out: Path, *, inputs: list[Path] = (), participants: Path | None = None,
            overwrite: bool = False,
-           name: str = "Attune recordings", authors: list[str] = (), screen: tuple[int, int] = (1280, 800),
+           name: str = "Attune recordings", authors: list[str] = (), screen: tuple[int, int] = DEFAULT_WINDOW_SIZE,
            progress=lambda text: print(text, file=sys.stderr, flush=True)) -> Exported:
     """Write the dataset; recordings that cannot be exported are listed in ``skipped``."""
     _check_target(out, files, list(inputs), overwrite)

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from stimulus.protocol import DEFAULT_WINDOW_SIZE
+
 
 def _pair(text: str, kind=float) -> tuple:
     try:
@@ -34,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="several runs of one participant/session/task: use the latest (default) or all, "
                          "each with its run number")
     geo = an.add_argument_group("display geometry (for gaze regions and visual angle)")
-    geo.add_argument("--screen", type=lambda s: _pair(s, int), default=(1280, 800), metavar="WxH",
-                     help="stimulus window size in pixels (default 1280x800)")
+    geo.add_argument("--screen", type=lambda s: _pair(s, int), default=DEFAULT_WINDOW_SIZE, metavar="WxH",
+                     help="stimulus window size in pixels (default {}x{})".format(*DEFAULT_WINDOW_SIZE))
     geo.add_argument("--face-height", type=float, default=0.55,
                      help="face height as a fraction of the window height (protocol display.face_height)")
     geo.add_argument("--screen-cm", type=_pair, default=(47.4, 29.6), metavar="WxH",

@@ -9,7 +9,7 @@ MOUTH and HEAD regions (with a margin for eye-tracker accuracy) are the
 ones used here. "face" is the head ellipse plus the eye and mouth regions.
 
 The stimulus window does not record its size, so the screen's aspect ratio
-is an assumption: 1280 x 800 (the stimulus window's default size) unless
+is an assumption: the stimulus window's default size (stimulus.protocol) unless
 told otherwise. A ``face_rect`` field (x0, y0, x1, y1, screen-normalised) on
 a face_onset marker overrides the computed placement for that face.
 """
@@ -20,14 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from stimulus.face_geometry import EYES, HEAD, MOUTH  # noqa: F401 (re-exported: the regions of this module)
+from stimulus.protocol import DEFAULT_WINDOW_SIZE
 
 REGION_NAMES = ("face", "eyes", "mouth")
 
 
 @dataclass(frozen=True)
 class Display:
-    width_px: int = 1280
-    height_px: int = 800
+    width_px: int = DEFAULT_WINDOW_SIZE[0]
+    height_px: int = DEFAULT_WINDOW_SIZE[1]
     face_height: float = 0.55  # of the window height (protocol display.face_height)
 
     def face_rect(self) -> tuple[float, float, float, float]:

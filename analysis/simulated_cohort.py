@@ -1,7 +1,7 @@
 """A simulated cohort: N participants in two groups, each visit recorded to XDF, without waiting.
 
 Each participant makes the demo's visit (face rating, training, face rating
-again; ``demo.PHASES``) through the same models the real-time demo uses:
+again; ``stimulus.protocol.STUDY_VISIT``) through the same models the real-time demo uses:
 the task scripts run on a virtual clock (``stimulus.virtual``), the simulated
 participant (``stimulus.participant``) answers and learns from the training's
 feedback, and the simulated body (``devices.body``) drives the simulated eye
@@ -44,25 +44,15 @@ from devices.simulated import SampleSource
 from devices.webcam import ExpressionSource, FrameIndexSource
 from stimulus.events_tsv import write_events_tsv
 from stimulus.participant import SimulatedParticipant
+from stimulus.protocol import DEFAULT_WINDOW_SIZE, STUDY_VISIT
 from stimulus.virtual import run_virtual
 from sync.protocol import format_sample
 from sync.streams import marker_info_xml
 
-SCREEN = (1280, 800)
+SCREEN = DEFAULT_WINDOW_SIZE
 TAIL = 6.0  # seconds recorded after the task ends, so the last face's SCR is complete
 SESSION_GAP = 3600.0  # LSL-clock seconds between one participant's sessions
 
-
-@dataclass(frozen=True)
-class Visit:
-    session: str
-    protocol: str
-    task: str
-
-
-VISIT = (Visit("pre", "infant_face_rating", "rating"),
-         Visit("training", "emotion_training", "training"),
-         Visit("post", "infant_face_rating", "rating"))
 
 
 @dataclass(frozen=True)
@@ -152,7 +142,7 @@ def record_visit(root: Path, member: Member, on_session: Callable[[str], None] |
     person = SimulatedParticipant(bias=member.bias, post_bias=effects.post_bias, noise=member.noise,
                                   seed=member.seed)
     paths = []
-    for k, visit in enumerate(VISIT):
+    for k, visit in enumerate(STUDY_VISIT):
         after = visit.session == "post"
         path = prepare_output(bids_path(root, SessionFields(member.participant, visit.session, visit.task, "1")))
         start = 1000.0 + k * SESSION_GAP

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from configs import ConfigError, use_lsl_config
+from stimulus.protocol import DEFAULT_WINDOW_SIZE
 from sync.cli import add_client_key_arguments, client_keys_from
 from sync.protocol import DEFAULT_ENDPOINT
 
@@ -49,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--screen", type=int, metavar="N", help="full screen on screen N (0 = primary; default)")
     where.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
-    parser.add_argument("--size", default="1280x800", metavar="WxH", help="window size with --windowed")
+    parser.add_argument("--size", default="{}x{}".format(*DEFAULT_WINDOW_SIZE), metavar="WxH",
+                        help="window size with --windowed (default %(default)s)")
     parser.add_argument("--simulate-participant", action="store_true",
                         help="answer automatically (demos, checks); no one needs to sit at the screen")
     parser.add_argument("--bias", type=float, default=-3.0, metavar="POINTS",

@@ -22,6 +22,23 @@ CHOICES = ("sad", "neutral", "happy")
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 REGIONS = ("eyes", "mouth")
 CUE_STYLES = ("outline", "brighten")
+#: The stimulus window's size when none is given (pixels): analysis assumes it for gaze geometry.
+DEFAULT_WINDOW_SIZE = (1280, 800)
+
+
+@dataclass(frozen=True)
+class StudyPhase:
+    """One part of a study visit: its BIDS session label, the protocol it runs and the task label."""
+
+    session: str
+    protocol: str
+    task: str
+
+
+#: The visit of the PACT design: rate, train, rate again (the demo and the simulated cohort).
+STUDY_VISIT = (StudyPhase("pre", "infant_face_rating", "rating"),
+               StudyPhase("training", "emotion_training", "training"),
+               StudyPhase("post", "infant_face_rating", "rating"))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from stimulus.engine import Aborted, Engine, Respond, Response, Script, Show, Un
 from stimulus.feedback import CheckResult, FeedbackController, Notice
 from stimulus.markers import ListSink, MarkerOutput, SentMarker, TeeSink
 from stimulus.participant import Answer, SimulatedParticipant
-from stimulus.protocol import Protocol, load_protocol
+from stimulus.protocol import DEFAULT_WINDOW_SIZE, Protocol, load_protocol
 from stimulus.stimuli import Face, StimulusSet
 from stimulus.training import BlockSummary, Staircase, check_staircase, feedback_text, summarise
 from stimulus.trials import BlockPlan, Trial, plan
@@ -98,7 +98,7 @@ def run_protocol(protocol: Protocol | str, sink: MarkerOutput | None = None, *,
                  participant: SimulatedParticipant | None = None,
                  window: StimulusWindow | None = None, speed: float = 1.0, seed: int | None = None,
                  screen: int | None = None, windowed: bool = True,
-                 size: tuple[int, int] = (1280, 800),
+                 size: tuple[int, int] = DEFAULT_WINDOW_SIZE,
                  on_progress: ProgressHook | None = None, on_feedback: Notice | None = None) -> RunResult:
     """Run a whole protocol and return per-trial results (and every marker sent).
 

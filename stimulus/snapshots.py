@@ -18,7 +18,7 @@ from PyQt6.QtCore import QEventLoop, QTimer
 from PyQt6.QtGui import QColor, QImage, QPainter
 
 from stimulus import faces, scenes
-from stimulus.protocol import Display, load_protocol
+from stimulus.protocol import DEFAULT_WINDOW_SIZE, Display, load_protocol
 from stimulus.stimuli import StimulusSet
 from stimulus.training import feedback_text, summarise
 from stimulus.window import StimulusWindow, ensure_app
@@ -72,7 +72,7 @@ def screens(protocol_name: str = "infant_face_rating", training_name: str = "emo
     }
 
 
-def feedback_screens(size: tuple[int, int] = (1280, 800)
+def feedback_screens(size: tuple[int, int] = DEFAULT_WINDOW_SIZE
                      ) -> dict[str, tuple[scenes.Screen, Display, scenes.Overlay]]:
     """The live feedback of training (stimulus/feedback.py) over the screens it belongs to."""
     from stimulus.feedback import BlockCounts, region_box
@@ -117,7 +117,7 @@ def morph_strip(identities: tuple[str, ...] = ("A", "D", "F"), levels: int = 9, 
     return strip
 
 
-def write_snapshots(folder: str | os.PathLike, size: tuple[int, int] = (1280, 800)) -> list[Path]:
+def write_snapshots(folder: str | os.PathLike, size: tuple[int, int] = DEFAULT_WINDOW_SIZE) -> list[Path]:
     """Render every screen in :func:`screens` plus a morph strip into ``folder``; returns the files."""
     ensure_app()
     folder = Path(folder)
@@ -153,7 +153,7 @@ def write_snapshots(folder: str | os.PathLike, size: tuple[int, int] = (1280, 80
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stimulus.snapshots", description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default="docs/img")
-    parser.add_argument("--size", default="1280x800", metavar="WxH")
+    parser.add_argument("--size", default="{}x{}".format(*DEFAULT_WINDOW_SIZE), metavar="WxH")
     args = parser.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
     for path in write_snapshots(args.folder, (w, h)):

@@ -22,7 +22,7 @@ from typing import Any
 from stimulus.engine import Respond, Response, Show, Wait
 from stimulus.markers import ListSink, MarkerOutput, TeeSink
 from stimulus.participant import SimulatedParticipant
-from stimulus.protocol import Protocol, load_protocol
+from stimulus.protocol import DEFAULT_WINDOW_SIZE, Protocol, load_protocol
 from stimulus.runner import RunResult, _Run
 from stimulus.stimuli import StimulusSet
 from stimulus.training import check_staircase
@@ -36,7 +36,7 @@ FRAME = 1 / 60  # refresh period of the virtual display, seconds
 class VirtualScreen:
     """What the task script asks of its window: its size in pixels (and display settings)."""
 
-    size: tuple[int, int] = (1280, 800)
+    size: tuple[int, int] = DEFAULT_WINDOW_SIZE
     display: Any = None
     key_step: float = 1.0
 
@@ -72,7 +72,7 @@ class _Stamped:
 
 
 def run_virtual(protocol: Protocol | str, sink: MarkerOutput | None, participant: SimulatedParticipant, *,
-                start: float, seed: int | None = None, size: tuple[int, int] = (1280, 800)) -> RunResult:
+                start: float, seed: int | None = None, size: tuple[int, int] = DEFAULT_WINDOW_SIZE) -> RunResult:
     """Run a whole protocol with a simulated participant on a clock starting at ``start``.
 
     Returns the same ``RunResult`` (trials, markers) that ``run_protocol`` returns;

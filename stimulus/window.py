@@ -31,7 +31,7 @@ from PyQt6.QtQuick import QQuickPaintedItem, QQuickWindow, QSGRendererInterface
 
 from stimulus import scenes
 from stimulus.clock import local_clock
-from stimulus.protocol import Display
+from stimulus.protocol import DEFAULT_WINDOW_SIZE, Display
 
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
 _backend_chosen = False
@@ -125,7 +125,7 @@ class StimulusWindow(QQuickWindow):
 
     # -- showing -------------------------------------------------------------
     def open(self, screen: int | None = None, windowed: bool = True,
-             size: tuple[int, int] = (1280, 800)) -> None:
+             size: tuple[int, int] = DEFAULT_WINDOW_SIZE) -> None:
         """Windowed at ``size``, or full screen on screen number ``screen`` (0 = primary)."""
         if windowed and screen is None:
             self.resize(*size)
