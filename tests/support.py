@@ -75,15 +75,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def load_streams(path: Path) -> list[dict]:
-    """Every stream of an XDF file as pyxdf gives it, on the recorded clocks, unchanged."""
-    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=False, dejitter_timestamps=False)
+def load_streams(path: Path, sync: bool = False) -> list[dict]:
+    """Every stream of an XDF file as pyxdf gives it, on the recorded clocks unless ``sync``, not dejittered."""
+    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=sync, dejitter_timestamps=False)
     return streams
 
 
-def streams_by_name(path: Path) -> dict[str, dict]:
+def streams_by_name(path: Path, sync: bool = False) -> dict[str, dict]:
     """``load_streams`` keyed by stream name."""
-    return {s["info"]["name"][0]: s for s in load_streams(path)}
+    return {s["info"]["name"][0]: s for s in load_streams(path, sync)}
+
+
+def same_values(a, b) -> bool:
+    """pyxdf's time series equal: lists of strings row by row, numbers exactly."""
+    if isinstance(a, list) or isinstance(b, list):
+        return [list(x) for x in a] == [list(x) for x in b]
+    return np.array_equal(np.asarray(a), np.asarray(b))
 
 
 TOBII = ["left_x", "left_y", "left_pupil", "right_x", "right_y", "right_pupil"]

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,27 +22,15 @@ import xdf_samples
 
 from acquisition.player import Player
 from acquisition.xdf_index import ChunkReader, build_index
+from tests.support import streams_by_name
 
 ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("pyxdf").setLevel(logging.CRITICAL)  # pyxdf logs the damage we make on purpose
 
 
+
 def load(path: Path, sync: bool = False) -> dict[str, dict]:
-    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=sync, dejitter_timestamps=False)
-    return {s["info"]["name"][0]: s for s in streams}
-
-
-def same_values(a, b) -> bool:
-    if isinstance(a, list) or isinstance(b, list):
-        return [list(x) for x in a] == [list(x) for x in b]
-    return np.array_equal(np.asarray(a), np.asarray(b))
-
-
-def wait_for(condition, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return streams_by_name(path, sync)
 
 
 FILES = ["minimal", "clock_reset", "implicit_and_empty", "labrecorder", "labrecorder_cut",

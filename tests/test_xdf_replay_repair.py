@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import pylsl
 import pytest
-import pyxdf
 import xdf_samples
 
 from acquisition.player import Player
 from acquisition.recorder import Recorder
 from acquisition.xdf_index import build_index
 from acquisition.xdf_repair import repair
+from tests.support import same_values, streams_by_name, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("pyxdf").setLevel(logging.CRITICAL)  # pyxdf logs the damage we make on purpose
@@ -39,22 +39,9 @@ REPAIRED = ["labrecorder_cut", "damaged_cut", "damaged_length_plus_3", "damaged_
             "damaged_bad_width_byte", "damaged_garbage_inserted", "damaged_huge_length"]
 
 
+
 def load(path: Path, sync: bool = True) -> dict[str, dict]:
-    streams, _ = pyxdf.load_xdf(str(path), synchronize_clocks=sync, dejitter_timestamps=False)
-    return {s["info"]["name"][0]: s for s in streams}
-
-
-def same_values(a, b) -> bool:
-    if isinstance(a, list) or isinstance(b, list):
-        return [list(x) for x in a] == [list(x) for x in b]
-    return np.array_equal(np.asarray(a), np.asarray(b))
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return streams_by_name(path, sync)
 
 
 def get(files: dict[str, Path], name: str) -> Path:

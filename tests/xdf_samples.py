@@ -41,6 +41,7 @@ from acquisition.xdf_format import (
     varlen,
 )
 from bench.recorder_labrecorder import LabRecorderMissing, prepare
+from tests.support import wait_for
 
 LABRECORDER_MISSING = ""  # why the LabRecorder files are missing, if they are
 
@@ -65,14 +66,6 @@ def stream_info_xml(name: str, type_: str, channel_count: int, nominal_srate: fl
         f"<created_at>0</created_at><desc>{desc}</desc></info>"
     )
 
-
-
-def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -265,7 +258,7 @@ def run_labrecorder(folder: Path, prefix: str) -> Path:
                             env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: all(o.have_consumers() for o in outlets.values()), 30.0, "LabRecorderCLI to connect")
+        wait_for(lambda: all(o.have_consumers() for o in outlets.values()), 30.0, "LabRecorderCLI to connect")
         n = 0
         for k in range(20):
             block = np.arange(n * 4, (n + 10) * 4, dtype=np.float32).reshape(10, 4)
