@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from stimulus.face_geometry import EYES, HEAD, MOUTH  # noqa: F401 (re-exported: the regions of this module)
+from stimulus.face_geometry import EYES, HEAD, MOUTH, classify, in_box, to_image  # noqa: F401 (re-exported for analysis)
 from stimulus.protocol import DEFAULT_WINDOW_SIZE
 
 REGION_NAMES = ("face", "eyes", "mouth")
@@ -36,26 +34,6 @@ class Display:
         h = self.face_height
         w = h * self.height_px / self.width_px
         return (0.5 - w / 2, 0.5 - h / 2, 0.5 + w / 2, 0.5 + h / 2)
-
-
-def to_image(x: np.ndarray, y: np.ndarray, rect: tuple[float, float, float, float]
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Screen-normalised points to the face image's own 0..1 coordinates."""
-    x0, y0, x1, y1 = rect
-    return (np.asarray(x) - x0) / (x1 - x0), (np.asarray(y) - y0) / (y1 - y0)
-
-
-def in_box(u: np.ndarray, v: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    return (u >= box[0]) & (u <= box[2]) & (v >= box[1]) & (v <= box[3])
-
-
-def classify(x: np.ndarray, y: np.ndarray, rect: tuple[float, float, float, float]) -> dict[str, np.ndarray]:
-    """For each point: is it on the face, the eyes, the mouth (boolean arrays)."""
-    u, v = to_image(x, y, rect)
-    eyes, mouth = in_box(u, v, EYES), in_box(u, v, MOUTH)
-    cx, cy, a, b = HEAD
-    head = ((u - cx) / a) ** 2 + ((v - cy) / b) ** 2 <= 1.0
-    return {"face": head | eyes | mouth, "eyes": eyes, "mouth": mouth}
 
 
 def region_centre(name: str, rect: tuple[float, float, float, float]) -> tuple[float, float]:

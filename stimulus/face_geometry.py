@@ -4,10 +4,12 @@ Coordinates are fractions of the square face image (0..1, origin top-left).
 The drawing (stimulus/faces.py), the gaze regions of the analysis and of the
 live feedback (analysis/regions.py) and the simulated participant's gaze
 (devices/body.py) all take their numbers from here, so moving a feature
-moves every one of them. Plain numbers, no Qt: analysis and devices import
-it without a display.
+moves every one of them. Plain numbers and numpy, no Qt: analysis and devices
+import it without a display.
 """
 from __future__ import annotations
+
+import numpy as np
 
 CENTRE_X = 0.5  # the face's vertical midline
 HEAD_CENTRE_Y = 0.50
@@ -26,6 +28,26 @@ HEAD = (CENTRE_X, HEAD_CENTRE_Y, 0.35, 0.39)  # an ellipse: centre x, centre y, 
 EYE_POINTS = ((CENTRE_X - 0.12, EYE_Y), (CENTRE_X + 0.12, EYE_Y))
 MOUTH_POINT = (CENTRE_X, MOUTH_Y + 0.005)
 ELSEWHERE_POINTS = ((CENTRE_X, 0.3), (0.26, 0.68), (0.74, 0.68))  # forehead and cheeks
+
+
+def to_image(x: np.ndarray, y: np.ndarray, rect: tuple[float, float, float, float]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Screen-normalised points to the face image's own 0..1 coordinates."""
+    x0, y0, x1, y1 = rect
+    return (np.asarray(x) - x0) / (x1 - x0), (np.asarray(y) - y0) / (y1 - y0)
+
+
+def in_box(u: np.ndarray, v: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    return (u >= box[0]) & (u <= box[2]) & (v >= box[1]) & (v <= box[3])
+
+
+def classify(x: np.ndarray, y: np.ndarray, rect: tuple[float, float, float, float]) -> dict[str, np.ndarray]:
+    """For each point: is it on the face, the eyes, the mouth (boolean arrays)."""
+    u, v = to_image(x, y, rect)
+    eyes, mouth = in_box(u, v, EYES), in_box(u, v, MOUTH)
+    cx, cy, a, b = HEAD
+    head = ((u - cx) / a) ** 2 + ((v - cy) / b) ** 2 <= 1.0
+    return {"face": head | eyes | mouth, "eyes": eyes, "mouth": mouth}
 
 
 def _check() -> None:

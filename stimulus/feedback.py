@@ -18,7 +18,7 @@ as a marker stamped with the swap time of the frame that showed it:
     feedback_face      per face: first looks, dwell, cued, mirrored, max_smile
     feedback_block     per block: faces, looked_eyes, looked_mouth, cued, mirror_faces, mirrored, calm
 
-Face regions come from analysis/regions.py (the one home of that geometry);
+Face regions come from stimulus/face_geometry.py (the one home of that geometry);
 times in fields are seconds of real time on the LSL clock.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 import pylsl
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 
-from analysis import regions
+from stimulus import face_geometry as regions
 from stimulus import scenes
 from stimulus.clock import local_clock
 from stimulus.feedback_streams import (
@@ -138,7 +138,7 @@ def check_streams(config: Feedback, ready: float = 1.0) -> tuple[CheckResult, di
 
 
 def region_box(name: str, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """A face region (analysis/regions.py, image fractions) on screen, for a face drawn in ``rect``."""
+    """A face region (stimulus/face_geometry.py, image fractions) on screen, for a face drawn in ``rect``."""
     box = {"eyes": regions.EYES, "mouth": regions.MOUTH}[name]
     x0, y0, x1, y1 = rect
     return (x0 + box[0] * (x1 - x0), y0 + box[1] * (y1 - y0), x0 + box[2] * (x1 - x0), y0 + box[3] * (y1 - y0))
