@@ -30,3 +30,32 @@ def test_every_product_module_imports():
         except Exception as exc:  # noqa: BLE001 - every failure is reported together
             failed.append(f"{name}: {exc!r}")
     assert failed == []
+
+
+FORBIDDEN = {  # package -> packages it must never import (docs/architecture.md)
+    "acquisition": {"gui"},
+    "devices": {"gui"},
+    "stimulus": {"gui", "acquisition"},
+    "sync": {"gui", "acquisition", "stimulus", "devices", "analysis"},
+    "configs": {"gui", "acquisition", "stimulus", "devices", "analysis", "sync"},
+}
+
+
+def test_packages_keep_the_one_way_import_rules():
+    """The design's rules, read from every product module's import statements (lazy ones included)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(main.__file__).resolve().parent
+    broken = []
+    for package, forbidden in FORBIDDEN.items():
+        for path in sorted((root / package).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                broken += [f"{package}/{path.name}: imports {n}" for n in names if n.split(".")[0] in forbidden]
+    assert broken == []
