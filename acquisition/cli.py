@@ -173,7 +173,7 @@ EXIT_INTERRUPTED = 130  # the shell's code for "ended by Ctrl-C"
 
 def install_stop_signals(stop: threading.Event) -> None:
     """Ctrl-C and SIGTERM end the recording cleanly (footers and all)."""
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(signum, frame):
         stop.set()
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)

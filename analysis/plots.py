@@ -17,11 +17,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from analysis import stats  # noqa: E402
-from analysis.cohort import BY_KEY, PHASES, by_participant  # noqa: E402
+from analysis import stats
+from analysis.cohort import BY_KEY, PHASES, by_participant
 
 COLOURS = {"pre": "#0072B2", "post": "#D55E00"}
 NAMES = {"pre": "before training", "post": "after training"}

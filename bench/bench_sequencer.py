@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sync.ordering import Sequencer  # noqa: E402
-from sync.protocol import MarkerMessage  # noqa: E402
+from sync.ordering import Sequencer
+from sync.protocol import MarkerMessage
 
 
 def run(count: int) -> tuple[float, float, int]:

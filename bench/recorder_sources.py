@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from configs import use_lsl_config  # noqa: E402
+from configs import use_lsl_config
 
 use_lsl_config()
 

@@ -92,7 +92,7 @@ def _shimmer_class():
         def _run_readloop(self) -> None:
             try:
                 super()._run_readloop()
-            except BaseException as exc:  # noqa: BLE001 - kept and reported by the session
+            except BaseException as exc:
                 self.failure = exc
 
         def reader_alive(self) -> bool:
@@ -138,7 +138,7 @@ class ShimmerSession:
                 self.shimmer.add_stream_callback(
                     lambda packet: self._take(packet[EChannelType.TIMESTAMP], packet[EChannelType.GSR_RAW]))
                 self.shimmer.start_streaming()
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 problem.append(exc)
             done.set()
 
@@ -188,6 +188,6 @@ class ShimmerSession:
             return
         try:
             self.shimmer.shutdown()
-        except Exception:  # noqa: BLE001 - the port may already be gone; closing is best effort
+        except Exception:
             pass
         self.shimmer = None

@@ -127,7 +127,7 @@ class Engine(QObject):
         except StopIteration:
             self._finish()
             return
-        except BaseException as exc:  # noqa: BLE001 - handed back to run()
+        except BaseException as exc:
             self._error = exc
             self._finish()
             return

@@ -111,7 +111,7 @@ def check_streams(config: Feedback, ready: float = 1.0) -> tuple[CheckResult, di
             continue
         try:
             feed = opener[k](infos[k], **kw)
-        except Exception as exc:  # noqa: BLE001 - a stream that will not open fails the check, not the run
+        except Exception as exc:
             feed = f"{infos[k].name()}: cannot open: {exc}"
         if isinstance(feed, str):
             result.status[k], result.detail[k] = "unknown", feed
@@ -531,7 +531,7 @@ class FeedbackController(QObject):
         if self.notice is not None:
             try:
                 self.notice(kind, state, reason)
-            except Exception:  # noqa: BLE001 - a broken notice display must not end the session
+            except Exception:
                 pass
 
 

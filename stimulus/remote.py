@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     done = threading.Event()
 
-    def end(signum, frame) -> None:  # noqa: ARG001
+    def end(signum, frame) -> None:
         done.set()
 
     signal.signal(signal.SIGINT, end)

@@ -235,7 +235,7 @@ class StimulusWindow(QQuickWindow):
         self.setCursor(QCursor(Qt.CursorShape.ArrowCursor if wants_pointer else Qt.CursorShape.BlankCursor))
 
     # -- input ---------------------------------------------------------------
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         now = local_clock()
         key = event.key()
         if key == Qt.Key.Key_Escape:
@@ -264,7 +264,7 @@ class StimulusWindow(QQuickWindow):
             self._armed = False
             self.proceeded.emit(now)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         now = local_clock()
         if not self._armed or event.button() != Qt.MouseButton.LeftButton:
             return
@@ -285,7 +285,7 @@ class StimulusWindow(QQuickWindow):
             self._armed = False
             self.proceeded.emit(now)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._armed and isinstance(self._screen, scenes.RatingScreen):
             value = scenes.rating_value_at(event.position(), float(self.width()), float(self.height()))
             if value is not None and value != self._cursor:

@@ -9,7 +9,7 @@ import uuid
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from configs import use_lsl_config  # noqa: E402
+from configs import use_lsl_config
 
 use_lsl_config()
 

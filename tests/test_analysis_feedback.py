@@ -48,7 +48,7 @@ class _Both:
             s.send(event, timestamp=timestamp, **fields)
 
 
-def test_analysis_reports_feedback_per_training_session_and_the_change(window, unique, tmp_path):  # noqa: F811
+def test_analysis_reports_feedback_per_training_session_and_the_change(window, unique, tmp_path):
     outlets = Scripted(unique)
     outlets.start()
     rect: list[float] = []

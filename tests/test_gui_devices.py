@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from acquisition.live import LiveHub  # noqa: E402
-from devices.simulated import DeviceThread  # noqa: E402
-from gui.plots import LivePlots  # noqa: E402
-from tests.support import TobiiLike  # noqa: E402
+from acquisition.live import LiveHub
+from devices.simulated import DeviceThread
+from gui.plots import LivePlots
+from tests.support import TobiiLike
 
 
 def test_tobii_stream_drives_the_gaze_panel(qtbot, unique, tmp_path):

@@ -5,15 +5,15 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import pyxdf  # noqa: E402
-from PyQt6.QtCore import Qt, QTimer  # noqa: E402
-from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+import pyxdf
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtWidgets import QApplication, QMessageBox
 
-from acquisition.live_status import MISSING  # noqa: E402
-from gui.panel import ControlPanel  # noqa: E402
-from gui.recording_job import FAILED, RECORDING, STOPPED  # noqa: E402
-from sync.protocol import DEFAULT_ENDPOINT  # noqa: E402
-from tests.support import devices_yaml, start_devices  # noqa: E402
+from acquisition.live_status import MISSING
+from gui.panel import ControlPanel
+from gui.recording_job import FAILED, RECORDING, STOPPED
+from sync.protocol import DEFAULT_ENDPOINT
+from tests.support import devices_yaml, start_devices
 
 WAIT_MS = 60_000  # generous: a poll returns as soon as its condition holds, however busy the machine
 

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from acquisition.live import LiveHub, LiveStream  # noqa: E402
-from acquisition.live_buffers import LiveMarker  # noqa: E402
-from gui.plots import LivePlots, PeakHistory  # noqa: E402
+from acquisition.live import LiveHub, LiveStream
+from acquisition.live_buffers import LiveMarker
+from gui.plots import LivePlots, PeakHistory
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import pyxdf  # noqa: E402
-from PyQt6.QtCore import Qt  # noqa: E402
+import pyxdf
+from PyQt6.QtCore import Qt
 
-from gui.panel import ControlPanel  # noqa: E402
-from gui.recording_job import FAILED, RECORDING  # noqa: E402
-from tests.support import devices_yaml, start_devices  # noqa: E402 (small_disk, busy_endpoint: conftest)
+from gui.panel import ControlPanel
+from gui.recording_job import FAILED, RECORDING
+from tests.support import devices_yaml, start_devices
 
 
 def make_panel(qtbot, tmp_path, unique, root, endpoint: str) -> ControlPanel:

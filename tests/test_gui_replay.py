@@ -13,16 +13,16 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PyQt6.QtCore import Qt, QTimer  # noqa: E402
-from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
-from xdf_samples import stream_info_xml  # noqa: E402
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from xdf_samples import stream_info_xml
 
-from acquisition.live_status import RECEIVING  # noqa: E402
-from acquisition.xdf_writer import XDFWriter  # noqa: E402
-from devices.eyetracker import CHANNELS as GAZE_CHANNELS  # noqa: E402
-from devices.metadata import Channel, stream_info  # noqa: E402
-from gui.panel import ControlPanel  # noqa: E402
-from sync.streams import clock_info_xml  # noqa: E402
+from acquisition.live_status import RECEIVING
+from acquisition.xdf_writer import XDFWriter
+from devices.eyetracker import CHANNELS as GAZE_CHANNELS
+from devices.metadata import Channel, stream_info
+from gui.panel import ControlPanel
+from sync.streams import clock_info_xml
 
 WAIT_MS = 60_000  # generous: a poll returns as soon as its condition holds, however busy the machine
 
