@@ -53,7 +53,7 @@ def panel_with(qtbot, tmp_path, webcam: str, tag: str) -> ControlPanel:
 
 def test_panel_shows_the_video_sources_frames(qtbot, tmp_path, unique):
     frame = base_frame()
-    write_video(tmp_path / "astronaut.avi", [frame] * int(FPS * 4))
+    write_video(tmp_path / "astronaut.avi", [frame] * int(FPS * 6))
     p = panel_with(qtbot, tmp_path, f"{{source: video, video: astronaut.avi, name: Cam{unique}, "
                                     f"source_id: {unique}-cam, expression: false}}", unique)
     try:
@@ -66,8 +66,8 @@ def test_panel_shows_the_video_sources_frames(qtbot, tmp_path, unique):
         assert (shown.width(), shown.height()) == PREVIEW_SIZE
         expected = cv2().resize(frame, PREVIEW_SIZE, interpolation=cv2().INTER_AREA)[:, :, ::-1]
         assert np.abs(pixels(shown).astype(int) - expected).mean() < 8  # the astronaut, not a blank
-        first = label.shown
-        qtbot.waitUntil(lambda: label.shown > first, timeout=WAIT_MS)  # it keeps refreshing
+        qtbot.waitUntil(lambda: label.shown == p.lab.camera_preview.latest()[0] > 1,
+                        timeout=WAIT_MS)  # it follows the camera's latest frame
         qtbot.waitUntil(lambda: p.plots.frames > 10 and p.streams.status_of(f"Cam{unique}") == RECEIVING,
                         timeout=WAIT_MS)  # the plots draw beside it
         if os.environ.get("ATTUNE_SAVE_PNG"):
