@@ -67,6 +67,7 @@ def _serial_ports() -> list[str]:
 
 def _streams(wait: float) -> list[str]:
     import pylsl
+    from pylsl.util import TimeoutError as LSLTimeoutError
 
     from devices.gaze_layouts import recognise
     lines = []
@@ -76,7 +77,7 @@ def _streams(wait: float) -> list[str]:
             inlet = pylsl.StreamInlet(info)
             layout = recognise(inlet.info(timeout=3.0))  # only the inlet's info carries channel labels
             inlet.close_stream()
-        except pylsl.TimeoutError:
+        except LSLTimeoutError:
             pass
         gaze = f", gaze layout: {layout.name}" if layout is not None else ""
         lines.append(f"{info.name()} ({info.type()}, {info.channel_count()} ch, {info.nominal_srate():g} Hz) "
@@ -95,6 +96,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     import pylsl
+    from pylsl.util import TimeoutError as LSLTimeoutError
 
     from devices.check import evaluate, format_table, measure, passed
     if args.seconds <= 0:
@@ -117,7 +119,7 @@ def run_check(args: argparse.Namespace) -> int:
     def one(k: int, info: pylsl.StreamInfo) -> None:
         try:
             results[k] = measure(info, args.seconds, progress if k == 0 else None)
-        except (pylsl.TimeoutError, RuntimeError) as exc:
+        except (LSLTimeoutError, RuntimeError) as exc:
             results[k] = exc
 
     threads = [threading.Thread(target=one, args=(k, info), daemon=True) for k, info in enumerate(infos)]
