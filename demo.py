@@ -94,6 +94,26 @@ def run_cohort(args: argparse.Namespace) -> int:
     return 0
 
 
+def own_feedback_streams(protocol, lab: SimulatedLab):
+    """The training's live feedback reads this visit's simulated devices, not any look-alike on the network."""
+    import dataclasses
+
+    from stimulus.protocol import FeedbackStreams
+
+    fb = protocol.feedback
+    if not fb.enabled:
+        return protocol
+    ids = {t.source.info.type(): t.source.info.source_id() for t in lab.threads}
+
+    def pinned(predicate: str, kind: str) -> str:
+        return f"{predicate} and source_id='{ids[kind]}'" if kind in ids else predicate
+
+    streams = FeedbackStreams(gaze=pinned(fb.streams.gaze, "Gaze"),
+                              expression=pinned(fb.streams.expression, "FacialExpression"),
+                              gsr=pinned(fb.streams.gsr, "GSR"))
+    return dataclasses.replace(protocol, feedback=dataclasses.replace(fb, streams=streams))
+
+
 def run_visit(args: argparse.Namespace) -> int:
     """The headless visit: three recorded parts, then the rating table."""
     from PyQt6.QtCore import QTimer
@@ -112,7 +132,7 @@ def run_visit(args: argparse.Namespace) -> int:
     lab = SimulatedLab([cfg for cfg in load_devices() if cfg.kind != "markers"])
     lab.start()
     ensure_app()
-    protocols = {p.protocol: load_protocol(p.protocol) for p in STUDY_VISIT}
+    protocols = {p.protocol: own_feedback_streams(load_protocol(p.protocol), lab) for p in STUDY_VISIT}
     window = StimulusWindow()
     window.open(windowed=True, size=DEFAULT_WINDOW_SIZE)
     body = SimulatedBody(lab, attention=0.5)  # face_onset markers say where; feedback cues, where to look
