@@ -51,6 +51,28 @@ def light_view(view: pg.PlotWidget) -> None:
     view.setOptimizationFlag(flags.DontAdjustForAntialiasing, True)  # antialiasing is off
 
 
+def cached(item: pg.QtWidgets.QGraphicsItem) -> None:
+    """Paint an item from a pixmap kept in device pixels: text is laid out and shaped only when it changes.
+
+    The plot views repaint whole every frame, and without a cache every title,
+    axis label, legend entry and marker label is re-shaped by Qt's text engine
+    each time (the profile's largest share after the curves). The pixmap
+    survives moves; a new text or scale renders it again.
+    """
+    item.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+def cache_texts(plot: pg.PlotItem) -> None:
+    """Cache the title, the axis labels and the legend entries of a plot (see ``cached``)."""
+    cached(plot.titleLabel.item)
+    for name in ("left", "bottom"):
+        cached(plot.getAxis(name).label)
+    legend = plot.legend
+    if legend is not None:
+        for _, label in legend.items:
+            cached(label.item)
+
+
 def columns(stream: LiveStream, *names: str) -> list[int]:
     """Indices of channels by label, e.g. left_x, right_x (missing labels are skipped)."""
     return [stream.labels.index(n) for n in names if n in stream.labels]
@@ -233,6 +255,7 @@ class MarkerLines:
         while len(self.labels) <= i:
             label = pg.TextItem("", color=MARKER, anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 210))
             label.setZValue(6)
+            cached(label.textItem)
             self.plot.addItem(label, ignoreBounds=True)
             self.labels.append(label)
         return self.labels[i]
@@ -271,6 +294,7 @@ class TracePlot(pg.PlotWidget):
         self.markers = MarkerLines(item, marker_labels)
         self.note = pg.TextItem("", color=GREY, anchor=(0.5, 0.5))
         self.note.setZValue(10)
+        cached(self.note.textItem)
         item.addItem(self.note, ignoreBounds=True)
 
     def curve(self, name: str, colour: str, width: float = 1.0, legend: bool = False,
@@ -283,6 +307,7 @@ class TracePlot(pg.PlotWidget):
         c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), name=name if legend else None)
         self.getPlotItem().addItem(c)
         self.curves[name] = c
+        cache_texts(self.getPlotItem())  # the new legend entry too
         return c
 
     def follow(self, low: float, high: float) -> None:
@@ -325,8 +350,10 @@ class GazeView(pg.PlotWidget):
         screen = pg.QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
         screen.setPen(pg.mkPen(GREY, width=2))
         screen.setBrush(pg.mkBrush("#F4F6F8"))
+        cached(screen)  # the screen and its centre never change: painted from a pixmap
         item.addItem(screen)
         centre = pg.ScatterPlotItem([0.5], [0.5], symbol="+", size=14, pen=pg.mkPen(GREY), brush=None)
+        cached(centre)
         item.addItem(centre)
         self.trail = pg.PlotCurveItem(pen=pg.mkPen(SKY, width=1.5))
         item.addItem(self.trail)
@@ -340,6 +367,8 @@ class GazeView(pg.PlotWidget):
         item.addItem(self.point)
         self.status = pg.TextItem("", color=GREY, anchor=(0.5, 0))
         self.status.setPos(0.5, 1.0)
+        cached(self.status.textItem)
+        cache_texts(item)
         item.addItem(self.status)
 
     def show_gaze(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -398,6 +427,8 @@ class LivePlots(QWidget):
         for plot in self.traces[:-1]:
             plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
         self.expression.setLabel("bottom", "seconds before now")
+        for plot in self.traces:
+            cache_texts(plot.getPlotItem())
         self.gaze = GazeView()
         self.gaze.setMinimumWidth(220)
 
