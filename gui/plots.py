@@ -272,14 +272,17 @@ class MarkerLines:
         return width
 
 
-class TracePlot(pg.PlotWidget):
-    """One scrolling row: named curves against seconds-before-now, with marker lines."""
+class TracePlot(pg.PlotItem):
+    """One scrolling row: named curves against seconds-before-now, with marker lines.
+
+    A plot item, not a widget: all rows share one graphics view (``LivePlots``),
+    so a frame is one paint of one view instead of one per row.
+    """
 
     def __init__(self, title: str, unit: str, marker_labels: bool = False) -> None:
         super().__init__()
-        light_view(self)
         self.setMinimumHeight(90)
-        item = self.getPlotItem()
+        item = self
         item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>{title}</b></span>")
         item.setLabel("left", unit)
         item.showGrid(x=True, y=True, alpha=0.15)
@@ -288,14 +291,16 @@ class TracePlot(pg.PlotWidget):
         item.getAxis("left").setWidth(52)
         for name in ("left", "bottom"):  # an axis is redrawn from a cached pixmap unless its range moves
             item.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setMouseEnabled(x=False, y=False)
-        self.curves: dict[str, pg.PlotCurveItem] = {}
+        self.getViewBox().setMouseEnabled(x=False, y=False)
         self.legend = None
         self.markers = MarkerLines(item, marker_labels)
         self.note = pg.TextItem("", color=GREY, anchor=(0.5, 0.5))
         self.note.setZValue(10)
         cached(self.note.textItem)
         item.addItem(self.note, ignoreBounds=True)
+
+    def getPlotItem(self) -> TracePlot:  # the name PlotWidget gives it: callers work with both
+        return self
 
     def curve(self, name: str, colour: str, width: float = 1.0, legend: bool = False,
               legend_at: tuple[int, int] = (4, 2)) -> pg.PlotCurveItem:
@@ -306,7 +311,6 @@ class TracePlot(pg.PlotWidget):
                                                        brush=pg.mkBrush(255, 255, 255, 200))
         c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), name=name if legend else None)
         self.getPlotItem().addItem(c)
-        self.curves[name] = c
         cache_texts(self.getPlotItem())  # the new legend entry too
         return c
 
@@ -432,11 +436,17 @@ class LivePlots(QWidget):
         self.gaze = GazeView()
         self.gaze.setMinimumWidth(220)
 
+        self.view = pg.GraphicsLayoutWidget()  # one view for every row: one paint per frame
+        light_view(self.view)
+        rows = self.view.ci
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.layout.setVerticalSpacing(2)
+        for row, (plot, stretch) in enumerate(zip(self.traces, (3, 2, 2, 1, 2))):
+            rows.addItem(plot, row=row, col=0)
+            rows.layout.setRowStretchFactor(row, stretch)
         left = QVBoxLayout()
-        left.setSpacing(2)
         left.setContentsMargins(0, 0, 0, 0)
-        for plot, stretch in zip(self.traces, (3, 2, 2, 1, 2)):
-            left.addWidget(plot, stretch)
+        left.addWidget(self.view)
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.gaze, 3)
@@ -544,6 +554,16 @@ class LivePlots(QWidget):
                 self.gaze_info.setText(f"{stream.name} ({layout.name} layout): {100 * valid.mean():.0f} % valid "
                                        "gaze in the window")
 
+    def show_expression(self, shown: bool) -> None:
+        """Show or hide the expression row; a hidden row leaves the layout so the others take its room."""
+        grid = self.view.ci.layout
+        laid_out = any(grid.itemAt(i) is self.expression for i in range(grid.count()))
+        if shown and not laid_out:
+            grid.addItem(self.expression, len(self.traces) - 1, 0)
+        elif not shown and laid_out:
+            grid.removeItem(self.expression)
+        self.expression.setVisible(shown)
+
     def _draw_webcam(self, now: float) -> None:
         frames = self.hub.first_of_type("VideoFrames")
         if frames is None:
@@ -559,8 +579,8 @@ class LivePlots(QWidget):
                 self._fps_top = top
                 self.webcam.setYRange(0, top, padding=0)
         expression = self.hub.first_of_type("FacialExpression")
-        if self.expression.isHidden() != (expression is None) or not self.frames:
-            self.expression.setVisible(expression is not None)
+        if self.expression.isVisible() != (expression is not None) or not self.frames:
+            self.show_expression(expression is not None)
             self.webcam.getPlotItem().getAxis("bottom").setStyle(showValues=expression is None)
             self.webcam.setLabel("bottom", "" if expression is not None else "seconds before now")
         if expression is not None:
