@@ -33,6 +33,7 @@ LATE_SECONDS = 1.0  # decimated bins this recent are recomputed each frame (chun
 PAIRS_PER_PIXEL = 0.5  # peak decimation: a min/max pair per two pixel columns keeps every peak visible
 TONIC_LABEL = f"tonic level ({TONIC_WINDOW:g} s median, known up to {TONIC_WINDOW / 2:g} s ago)"
 TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
+FPS_BIN = 0.5  # seconds per webcam frame-rate bin (a dropped frame or two shows as a dip)
 GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
 
 pg.setConfigOptions(antialias=False, background="w", foreground=INK)
@@ -401,6 +402,7 @@ class LivePlots(QWidget):
         self._tonic = (np.zeros(0), np.zeros(0))
         self._valid_at = 0.0
         self._fps_top = 0.0
+        self._fps_due: tuple | None = None
         self._gsr = PeakHistory(["gsr"], lambda s, v: {"gsr": v[:, 0]})
         self._eyes = PeakHistory(["x", "y", "left", "right"], eye_signals)
         self._expression = PeakHistory(["smile", "valence"],
@@ -567,17 +569,22 @@ class LivePlots(QWidget):
     def _draw_webcam(self, now: float) -> None:
         frames = self.hub.first_of_type("VideoFrames")
         if frames is None:
+            self._fps_due = None
             self.fps_curve.setData([], [])
             self.webcam.set_note("no webcam stream", self.window)
         else:
-            stamps, _ = frames.window(self.window, now)
-            t, fps = frame_rate(stamps)
-            self.fps_curve.setData(t - now, fps)
-            self.webcam.set_note("" if len(stamps) else f"{frames.name}: no frames", self.window)
-            top = max(frames.nominal_srate * 1.25, float(fps.max()) * 1.1 if len(fps) else 1.0, 1.0)
-            if top != self._fps_top:  # a range change re-lays the axis: only when it really changes
-                self._fps_top = top
-                self.webcam.setYRange(0, top, padding=0)
+            due = (math.floor(now / FPS_BIN), frames.key, id(frames), self.window)
+            if due != self._fps_due:  # bins fixed on the clock: new data once per bin, a move otherwise
+                self._fps_due = due
+                stamps, _ = frames.window(self.window + FPS_BIN, now)
+                t, fps = frame_rate(stamps, FPS_BIN, end=now - FPS_BIN)  # frames can arrive late: not the newest bin
+                self.fps_curve.setData(t, fps)
+                self.webcam.set_note("" if len(stamps) else f"{frames.name}: no frames", self.window)
+                top = max(frames.nominal_srate * 1.25, float(fps.max()) * 1.1 if len(fps) else 1.0, 1.0)
+                if top != self._fps_top:  # a range change re-lays the axis: only when it really changes
+                    self._fps_top = top
+                    self.webcam.setYRange(0, top, padding=0)
+            self.fps_curve.setPos(-now, 0)
         expression = self.hub.first_of_type("FacialExpression")
         if self.expression.isVisible() != (expression is not None) or not self.frames:
             self.show_expression(expression is not None)
