@@ -91,7 +91,7 @@ def stream_info_from_header(header_xml: str, speed: float = 1.0, replay_of: str 
     return info
 
 
-def _copy_children(src: ET.Element, dst: pylsl.XMLElement, skip: str | None = None) -> None:
+def _copy_children(src: ET.Element, dst: pylsl.info.XMLElement, skip: str | None = None) -> None:
     for child in src:
         if child.tag == skip:
             continue

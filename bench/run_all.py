@@ -13,7 +13,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = ["bench_recorder.py", "bench_markers.py", "bench_sequencer.py", "bench_onsets.py", "bench_panel.py",
-           "bench_replay.py", "bench_webcam.py", "bench_feedback.py"]
+           "bench_replay.py", "bench_webcam.py", "bench_preview.py", "bench_feedback.py"]
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pylsl
+from pylsl.util import TimeoutError as LSLTimeoutError
 
 from devices.gaze_layouts import GazeLayout, recognise
 
@@ -102,7 +103,7 @@ def measure(info: pylsl.StreamInfo, seconds: float, progress: Callable[[float], 
             next_offset = now + 2.0
             try:
                 m.offsets.append(inlet.time_correction(timeout=2.0))
-            except pylsl.TimeoutError:
+            except LSLTimeoutError:
                 m.offset_error = "no answer to LSL time probes"
         if progress is not None and now >= next_progress:
             next_progress = now + 1.0

@@ -5,6 +5,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from configs import ConfigError
@@ -23,6 +24,13 @@ def register(devices_sub: argparse._SubParsersAction) -> None:
     check.add_argument("--min-valid", type=float, default=0.5,
                        help="least fraction of valid gaze that passes (default 0.5)")
     check.add_argument("--wait", type=float, default=3.0, help="seconds to look for the stream (default 3)")
+    camera = check.add_mutually_exclusive_group()
+    camera.add_argument("--camera", type=int, metavar="N",
+                        help="check camera N instead of LSL streams: real fps against requested, dropped frames")
+    camera.add_argument("--video", type=Path, metavar="FILE", help="check a video file played at its own rate")
+    check.add_argument("--width", type=int, default=640, help="camera: requested width (default 640)")
+    check.add_argument("--height", type=int, default=480, help="camera: requested height (default 480)")
+    check.add_argument("--fps", type=float, default=30.0, help="camera: requested frame rate (default 30)")
     check.set_defaults(func=run_check)
 
     run = devices_sub.add_parser("run", help="start the real devices enabled in the devices config (serial GSR, "
@@ -59,6 +67,7 @@ def _serial_ports() -> list[str]:
 
 def _streams(wait: float) -> list[str]:
     import pylsl
+    from pylsl.util import TimeoutError as LSLTimeoutError
 
     from devices.gaze_layouts import recognise
     lines = []
@@ -68,7 +77,7 @@ def _streams(wait: float) -> list[str]:
             inlet = pylsl.StreamInlet(info)
             layout = recognise(inlet.info(timeout=3.0))  # only the inlet's info carries channel labels
             inlet.close_stream()
-        except pylsl.TimeoutError:
+        except LSLTimeoutError:
             pass
         gaze = f", gaze layout: {layout.name}" if layout is not None else ""
         lines.append(f"{info.name()} ({info.type()}, {info.channel_count()} ch, {info.nominal_srate():g} Hz) "
@@ -87,11 +96,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     import pylsl
+    from pylsl.util import TimeoutError as LSLTimeoutError
 
     from devices.check import evaluate, format_table, measure, passed
     if args.seconds <= 0:
         print("error: --seconds must be positive", file=sys.stderr)
         return 2
+    if args.camera is not None or args.video is not None:
+        return run_camera_check(args)
     infos = pylsl.resolve_streams(wait_time=args.wait)
     if args.stream:
         wanted = args.stream.casefold()
@@ -102,20 +114,12 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
     print(f"checking {len(infos)} stream(s) for {args.seconds:g} s ...", flush=True)
     results: dict[int, object] = {}
-    progress_lock = threading.Lock()
-    shown = [0]
-
-    def progress(fraction: float) -> None:
-        with progress_lock:
-            step = int(fraction * 10)
-            if step > shown[0]:
-                shown[0] = step
-                print(f"  {step * 10} %", flush=True)
+    progress = _progress_printer()
 
     def one(k: int, info: pylsl.StreamInfo) -> None:
         try:
             results[k] = measure(info, args.seconds, progress if k == 0 else None)
-        except (pylsl.TimeoutError, RuntimeError) as exc:
+        except (LSLTimeoutError, RuntimeError) as exc:
             results[k] = exc
 
     threads = [threading.Thread(target=one, args=(k, info), daemon=True) for k, info in enumerate(infos)]
@@ -134,6 +138,53 @@ def run_check(args: argparse.Namespace) -> int:
         verdict = "PASS" if passed(rows) else "FAIL"
         print("\n" + format_table(f"{m.name} ({m.type}, source_id {m.source_id}): {verdict}", rows))
         ok &= passed(rows)
+    print("\nall checks passed" if ok else "\nsome checks FAILED: see the rows marked FAIL")
+    return 0 if ok else 1
+
+
+def _progress_printer() -> Callable[[float], None]:
+    """Prints 10 %, 20 %, ... once each, from any thread."""
+    lock = threading.Lock()
+    shown = [0]
+
+    def progress(fraction: float) -> None:
+        with lock:
+            step = int(fraction * 10)
+            if step > shown[0]:
+                shown[0] = step
+                print(f"  {step * 10} %", flush=True)
+    return progress
+
+
+def run_camera_check(args: argparse.Namespace) -> int:
+    """``devices check --camera N | --video FILE``: the camera's pass/fail table; 1 on a fail, 2 if unusable."""
+    from devices.camera_check import evaluate_camera, measure_camera
+    from devices.check import format_table, passed
+    from devices.video import CameraSource, VideoError, VideoFileSource
+
+    if args.stream:
+        print("error: give a stream name or --camera/--video, not both", file=sys.stderr)
+        return 2
+    if not (16 <= args.width <= 4096 and 16 <= args.height <= 4096 and 1 <= args.fps <= 240):
+        print("error: --width/--height must be 16..4096 and --fps 1..240", file=sys.stderr)
+        return 2
+    try:
+        if args.video is not None:
+            source = VideoFileSource(args.video)
+        else:
+            source = CameraSource(args.camera, args.width, args.height, args.fps)
+    except VideoError as exc:
+        hint = "; `main.py devices list` shows the cameras found" if args.camera is not None else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 2
+    print(f"checking {source.name} for {args.seconds:g} s ...", flush=True)
+    try:
+        m = measure_camera(source, args.seconds, _progress_printer())
+    finally:
+        source.close()
+    rows = evaluate_camera(m)
+    ok = passed(rows)
+    print("\n" + format_table(f"{m.source}: {'PASS' if ok else 'FAIL'}", rows))
     print("\nall checks passed" if ok else "\nsome checks FAILED: see the rows marked FAIL")
     return 0 if ok else 1
 

@@ -17,6 +17,7 @@ from configs import CONFIG_DIR, ConfigError, Fields, load_yaml
 from devices.eyetracker import EyeTrackerSource
 from devices.gsr import GSRSource
 from devices.markers import MarkerThread
+from devices.preview import FramePreview
 from devices.simulated import DeviceThread
 from devices.webcam import ExpressionSource, FrameIndexSource
 from devices.webcam_device import WebcamDevice, WebcamSettings
@@ -138,6 +139,11 @@ class SimulatedLab:
                 threads.append(DeviceThread(self.expression, chunk_interval=0.01))
             return threads
         return [MarkerThread(cfg.rate, cfg.name, cfg.source_id, cfg.seed)]
+
+    @property
+    def camera_preview(self) -> FramePreview | None:
+        """The first real webcam's preview (None with a simulated webcam: it has no pixels)."""
+        return next((t.preview for t in self.threads if isinstance(t, WebcamDevice) and t.preview is not None), None)
 
     @property
     def stream_names(self) -> list[str]:

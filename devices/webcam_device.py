@@ -21,6 +21,7 @@ import pylsl
 
 from devices.expression import EXPRESSION_CHANNELS, make_estimator
 from devices.metadata import Channel, stream_info
+from devices.preview import FramePreview
 from devices.video import CameraSource, Format, Frame, VideoError, VideoFileSource, VideoWriter
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class WebcamDevice(threading.Thread):
         self.frames_info: pylsl.StreamInfo | None = None
         self.expression_info: pylsl.StreamInfo | None = None
         self.stats = WebcamStats(latencies=[])
+        self.preview: FramePreview | None = None  # the latest small frame for the panel, once the source is open
         self.stop_event = threading.Event()
         self.ready = threading.Event()
         self.finished = threading.Event()   # the last frame has been pushed
@@ -126,6 +128,7 @@ class WebcamDevice(threading.Thread):
     def _open(self) -> None:
         self.source = self.settings.open_source(self.clock)
         self.format = self.source.delivered
+        self.preview = FramePreview(self.format.fps)
         self.estimator = make_estimator(self.settings.method) if self.settings.expression else None
         self.frames_info = self._frames_info()
         self.expression_info = self._expression_info() if self.estimator is not None else None
@@ -179,6 +182,7 @@ class WebcamDevice(threading.Thread):
                                             f"{stats.frames} (unplugged, or taken by another program?)")
                 break
             stats.dropped += frame.dropped_before
+            self.preview.offer(frame.image)
             if writer is not None:
                 writer.write(frame.image)
             frames_out.push_sample([stats.frames, stats.dropped], frame.stamp)

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 FRAME_MS = 33
 STATUS_MS = 250
+PREVIEW_MS = 200  # the camera preview's refresh (~5 fps), apart from the plots' frames
 WINDOWS = [10, 30, 60]
 
 
@@ -167,6 +168,8 @@ class ControlPanel(QMainWindow):
         self.frame_timer.timeout.connect(self.plots.redraw)
         self.status_timer = QTimer(self)
         self.status_timer.timeout.connect(self.tick)
+        self.preview_timer = QTimer(self)  # runs only while devices run
+        self.preview_timer.timeout.connect(self.show_camera)
         self.hub.start()
         self.frame_timer.start(FRAME_MS)
         self.status_timer.start(STATUS_MS)
@@ -223,13 +226,18 @@ class ControlPanel(QMainWindow):
                 self.lab = lab
                 self.body = MarkerFollower(SimulatedBody(lab))  # reacts to the faces the task shows
                 self.body.start()
-                button.setText("Stop simulated devices")
+                button.setText("Stop devices" if lab.camera_preview is not None else "Stop simulated devices")
                 self.session.devices_state.setText(", ".join(lab.stream_names))
+                self.session.camera.show()
+                self.show_camera()
+                self.preview_timer.start(PREVIEW_MS)
             self.session.devices_state.setText("starting…")
             self.background.run(lab.start, started, "devices-start")
         else:
             lab, self.lab = self.lab, None
             body, self.body = self.body, None
+            self.preview_timer.stop()
+            self.session.camera.hide()
 
             def stop() -> None:
                 if body is not None:
@@ -242,6 +250,11 @@ class ControlPanel(QMainWindow):
                 button.setText("Start simulated devices")
                 self.session.devices_state.setText("rehearsal: no hardware needed")
             self.background.run(stop, stopped, "devices-stop")
+
+    def show_camera(self) -> None:
+        """The preview timer's tick: the real webcam's latest small frame, or the no-camera note."""
+        if self.lab is not None:
+            self.session.camera.show_preview(self.lab.camera_preview)
 
     # -- recording ---------------------------------------------------------------
     def start_recording(self) -> None:
@@ -476,6 +489,7 @@ class ControlPanel(QMainWindow):
         self._shut = True
         self.frame_timer.stop()
         self.status_timer.stop()
+        self.preview_timer.stop()
         if self.task is not None:
             self.task.finished.disconnect()
             self.task.terminate()

@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import (
 )
 
 from acquisition.live_buffers import LiveMarker
+from gui.camera_preview import CameraPreview
 from gui.style import GREY
 
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
@@ -89,6 +90,11 @@ class SessionPanel(QGroupBox):
         dev_row.addWidget(self.devices_button)
         dev_row.addWidget(self.with_markers)
         dev_row.addWidget(self.devices_state, 1)
+        self.camera = CameraPreview()  # shown while devices run: the camera, or a note for a simulated one
+        self.camera.hide()
+        camera_row = QHBoxLayout()
+        camera_row.addWidget(self.camera)
+        camera_row.addStretch(1)
 
         self.protocol = QComboBox()
         self.protocol.setObjectName("protocol")
@@ -141,6 +147,7 @@ class SessionPanel(QGroupBox):
 
         layout = QVBoxLayout(self)
         layout.addLayout(dev_row)
+        layout.addLayout(camera_row)
         layout.addLayout(grid)
         layout.addLayout(task_row)
         layout.addWidget(self.task_note)

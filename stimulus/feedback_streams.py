@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pylsl
+from pylsl.util import LostError
+from pylsl.util import TimeoutError as LSLTimeoutError
 
 from devices.gaze_layouts import GazeLayout, channel_labels, recognise
 from stimulus.clock import local_clock
@@ -66,7 +68,7 @@ class Feed:
         """Whatever arrived since the last pull (None if nothing); never blocks."""
         try:
             data, stamps = self.inlet.pull_chunk(timeout=0.0, max_samples=MAX_CHUNK)
-        except pylsl.LostError:
+        except (LSLTimeoutError, LostError):  # not connected yet, or the source is away: no data now
             return None
         if not stamps:
             return None

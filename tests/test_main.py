@@ -59,3 +59,22 @@ def test_packages_keep_the_one_way_import_rules():
                     continue
                 broken += [f"{package}/{path.name}: imports {n}" for n in names if n.split(".")[0] in forbidden]
     assert broken == []
+
+
+def test_every_pylsl_name_the_product_uses_exists():
+    """``pylsl.X`` in an except clause only fails when that path runs (pylsl keeps its errors in pylsl.util)."""
+    import ast
+    from pathlib import Path
+
+    import pylsl
+
+    root = Path(main.__file__).resolve().parent
+    missing = []
+    for path in sorted(root.glob("*/*.py")) + sorted(root.glob("*.py")):
+        if path.relative_to(root).parts[0] in ("build", ".venv"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "pylsl"
+                    and not hasattr(pylsl, node.attr)):
+                missing.append(f"{path.relative_to(root)}:{node.lineno}: pylsl.{node.attr}")
+    assert missing == []
