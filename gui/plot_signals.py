@@ -1,6 +1,8 @@
 """Derived traces the live plots draw beside the raw signal: the GSR tonic level, the webcam frame rate."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 TONIC_WINDOW = 8.0  # seconds: longer than a skin conductance response (1-5 s), shorter than the drift
@@ -32,12 +34,22 @@ def tonic_level(stamps: np.ndarray, values: np.ndarray, window: float = TONIC_WI
     return centres[k // 2:k // 2 + len(level)], level
 
 
-def frame_rate(stamps: np.ndarray, bin_seconds: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Frames per second in consecutive bins (a dropping webcam shows as a dip)."""
+def frame_rate(stamps: np.ndarray, bin_seconds: float = 0.5, end: float | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Frames per second in consecutive bins (a dropping webcam shows as a dip), each at its bin's end.
+
+    Without ``end`` the bins end at the last frame. With ``end`` (now) they are
+    fixed on the clock (multiples of ``bin_seconds``) and only whole bins are
+    counted, the first after the first frame up to the last one ``end`` has
+    closed: a bin once drawn never changes, so a plot needs new data only once
+    per bin and is moved along in between.
+    """
     if len(stamps) < 2:
         return np.zeros(0), np.zeros(0)
-    end = stamps[-1]
-    edges = np.arange(end, stamps[0] - 1e-9, -bin_seconds)[::-1]
+    if end is None:
+        edges = np.arange(stamps[-1], stamps[0] - 1e-9, -bin_seconds)[::-1]
+    else:
+        edges = np.arange(math.ceil(stamps[0] / bin_seconds), math.floor(end / bin_seconds) + 1) * bin_seconds
     if len(edges) < 2:
         return np.zeros(0), np.zeros(0)
     counts, _ = np.histogram(stamps, bins=edges)

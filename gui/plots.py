@@ -33,6 +33,7 @@ LATE_SECONDS = 1.0  # decimated bins this recent are recomputed each frame (chun
 PAIRS_PER_PIXEL = 0.5  # peak decimation: a min/max pair per two pixel columns keeps every peak visible
 TONIC_LABEL = f"tonic level ({TONIC_WINDOW:g} s median, known up to {TONIC_WINDOW / 2:g} s ago)"
 TONIC_EVERY = 0.5  # seconds between tonic-level updates (a slow median need not run at 30 Hz)
+FPS_BIN = 0.5  # seconds per webcam frame-rate bin (a dropped frame or two shows as a dip)
 GAZE_TRAIL = 0.5  # seconds of gaze path drawn behind the current point
 
 pg.setConfigOptions(antialias=False, background="w", foreground=INK)
@@ -49,6 +50,28 @@ def light_view(view: pg.PlotWidget) -> None:
     view.scene().setItemIndexMethod(pg.QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
     flags = pg.QtWidgets.QGraphicsView.OptimizationFlag
     view.setOptimizationFlag(flags.DontAdjustForAntialiasing, True)  # antialiasing is off
+
+
+def cached(item: pg.QtWidgets.QGraphicsItem) -> None:
+    """Paint an item from a pixmap kept in device pixels: text is laid out and shaped only when it changes.
+
+    The plot views repaint whole every frame, and without a cache every title,
+    axis label, legend entry and marker label is re-shaped by Qt's text engine
+    each time (the profile's largest share after the curves). The pixmap
+    survives moves; a new text or scale renders it again.
+    """
+    item.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+def cache_texts(plot: pg.PlotItem) -> None:
+    """Cache the title, the axis labels and the legend entries of a plot (see ``cached``)."""
+    cached(plot.titleLabel.item)
+    for name in ("left", "bottom"):
+        cached(plot.getAxis(name).label)
+    legend = plot.legend
+    if legend is not None:
+        for _, label in legend.items:
+            cached(label.item)
 
 
 def columns(stream: LiveStream, *names: str) -> list[int]:
@@ -233,6 +256,7 @@ class MarkerLines:
         while len(self.labels) <= i:
             label = pg.TextItem("", color=MARKER, anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 210))
             label.setZValue(6)
+            cached(label.textItem)
             self.plot.addItem(label, ignoreBounds=True)
             self.labels.append(label)
         return self.labels[i]
@@ -249,14 +273,17 @@ class MarkerLines:
         return width
 
 
-class TracePlot(pg.PlotWidget):
-    """One scrolling row: named curves against seconds-before-now, with marker lines."""
+class TracePlot(pg.PlotItem):
+    """One scrolling row: named curves against seconds-before-now, with marker lines.
+
+    A plot item, not a widget: all rows share one graphics view (``LivePlots``),
+    so a frame is one paint of one view instead of one per row.
+    """
 
     def __init__(self, title: str, unit: str, marker_labels: bool = False) -> None:
         super().__init__()
-        light_view(self)
         self.setMinimumHeight(90)
-        item = self.getPlotItem()
+        item = self
         item.setTitle(f"<span style='color:{INK}; font-size:10pt'><b>{title}</b></span>")
         item.setLabel("left", unit)
         item.showGrid(x=True, y=True, alpha=0.15)
@@ -265,13 +292,16 @@ class TracePlot(pg.PlotWidget):
         item.getAxis("left").setWidth(52)
         for name in ("left", "bottom"):  # an axis is redrawn from a cached pixmap unless its range moves
             item.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setMouseEnabled(x=False, y=False)
-        self.curves: dict[str, pg.PlotCurveItem] = {}
+        self.getViewBox().setMouseEnabled(x=False, y=False)
         self.legend = None
         self.markers = MarkerLines(item, marker_labels)
         self.note = pg.TextItem("", color=GREY, anchor=(0.5, 0.5))
         self.note.setZValue(10)
+        cached(self.note.textItem)
         item.addItem(self.note, ignoreBounds=True)
+
+    def getPlotItem(self) -> TracePlot:  # the name PlotWidget gives it: callers work with both
+        return self
 
     def curve(self, name: str, colour: str, width: float = 1.0, legend: bool = False,
               legend_at: tuple[int, int] = (4, 2)) -> pg.PlotCurveItem:
@@ -282,7 +312,7 @@ class TracePlot(pg.PlotWidget):
                                                        brush=pg.mkBrush(255, 255, 255, 200))
         c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), name=name if legend else None)
         self.getPlotItem().addItem(c)
-        self.curves[name] = c
+        cache_texts(self.getPlotItem())  # the new legend entry too
         return c
 
     def follow(self, low: float, high: float) -> None:
@@ -325,8 +355,10 @@ class GazeView(pg.PlotWidget):
         screen = pg.QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
         screen.setPen(pg.mkPen(GREY, width=2))
         screen.setBrush(pg.mkBrush("#F4F6F8"))
+        cached(screen)  # the screen and its centre never change: painted from a pixmap
         item.addItem(screen)
         centre = pg.ScatterPlotItem([0.5], [0.5], symbol="+", size=14, pen=pg.mkPen(GREY), brush=None)
+        cached(centre)
         item.addItem(centre)
         self.trail = pg.PlotCurveItem(pen=pg.mkPen(SKY, width=1.5))
         item.addItem(self.trail)
@@ -340,6 +372,8 @@ class GazeView(pg.PlotWidget):
         item.addItem(self.point)
         self.status = pg.TextItem("", color=GREY, anchor=(0.5, 0))
         self.status.setPos(0.5, 1.0)
+        cached(self.status.textItem)
+        cache_texts(item)
         item.addItem(self.status)
 
     def show_gaze(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -368,6 +402,7 @@ class LivePlots(QWidget):
         self._tonic = (np.zeros(0), np.zeros(0))
         self._valid_at = 0.0
         self._fps_top = 0.0
+        self._fps_due: tuple | None = None
         self._gsr = PeakHistory(["gsr"], lambda s, v: {"gsr": v[:, 0]})
         self._eyes = PeakHistory(["x", "y", "left", "right"], eye_signals)
         self._expression = PeakHistory(["smile", "valence"],
@@ -398,14 +433,22 @@ class LivePlots(QWidget):
         for plot in self.traces[:-1]:
             plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
         self.expression.setLabel("bottom", "seconds before now")
+        for plot in self.traces:
+            cache_texts(plot.getPlotItem())
         self.gaze = GazeView()
         self.gaze.setMinimumWidth(220)
 
+        self.view = pg.GraphicsLayoutWidget()  # one view for every row: one paint per frame
+        light_view(self.view)
+        rows = self.view.ci
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.layout.setVerticalSpacing(2)
+        for row, (plot, stretch) in enumerate(zip(self.traces, (3, 2, 2, 1, 2))):
+            rows.addItem(plot, row=row, col=0)
+            rows.layout.setRowStretchFactor(row, stretch)
         left = QVBoxLayout()
-        left.setSpacing(2)
         left.setContentsMargins(0, 0, 0, 0)
-        for plot, stretch in zip(self.traces, (3, 2, 2, 1, 2)):
-            left.addWidget(plot, stretch)
+        left.addWidget(self.view)
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.gaze, 3)
@@ -513,23 +556,38 @@ class LivePlots(QWidget):
                 self.gaze_info.setText(f"{stream.name} ({layout.name} layout): {100 * valid.mean():.0f} % valid "
                                        "gaze in the window")
 
+    def show_expression(self, shown: bool) -> None:
+        """Show or hide the expression row; a hidden row leaves the layout so the others take its room."""
+        grid = self.view.ci.layout
+        laid_out = any(grid.itemAt(i) is self.expression for i in range(grid.count()))
+        if shown and not laid_out:
+            grid.addItem(self.expression, len(self.traces) - 1, 0)
+        elif not shown and laid_out:
+            grid.removeItem(self.expression)
+        self.expression.setVisible(shown)
+
     def _draw_webcam(self, now: float) -> None:
         frames = self.hub.first_of_type("VideoFrames")
         if frames is None:
+            self._fps_due = None
             self.fps_curve.setData([], [])
             self.webcam.set_note("no webcam stream", self.window)
         else:
-            stamps, _ = frames.window(self.window, now)
-            t, fps = frame_rate(stamps)
-            self.fps_curve.setData(t - now, fps)
-            self.webcam.set_note("" if len(stamps) else f"{frames.name}: no frames", self.window)
-            top = max(frames.nominal_srate * 1.25, float(fps.max()) * 1.1 if len(fps) else 1.0, 1.0)
-            if top != self._fps_top:  # a range change re-lays the axis: only when it really changes
-                self._fps_top = top
-                self.webcam.setYRange(0, top, padding=0)
+            due = (math.floor(now / FPS_BIN), frames.key, id(frames), self.window)
+            if due != self._fps_due:  # bins fixed on the clock: new data once per bin, a move otherwise
+                self._fps_due = due
+                stamps, _ = frames.window(self.window + FPS_BIN, now)
+                t, fps = frame_rate(stamps, FPS_BIN, end=now - FPS_BIN)  # frames can arrive late: not the newest bin
+                self.fps_curve.setData(t, fps)
+                self.webcam.set_note("" if len(stamps) else f"{frames.name}: no frames", self.window)
+                top = max(frames.nominal_srate * 1.25, float(fps.max()) * 1.1 if len(fps) else 1.0, 1.0)
+                if top != self._fps_top:  # a range change re-lays the axis: only when it really changes
+                    self._fps_top = top
+                    self.webcam.setYRange(0, top, padding=0)
+            self.fps_curve.setPos(-now, 0)
         expression = self.hub.first_of_type("FacialExpression")
-        if self.expression.isHidden() != (expression is None) or not self.frames:
-            self.expression.setVisible(expression is not None)
+        if self.expression.isVisible() != (expression is not None) or not self.frames:
+            self.show_expression(expression is not None)
             self.webcam.getPlotItem().getAxis("bottom").setStyle(showValues=expression is None)
             self.webcam.setLabel("bottom", "" if expression is not None else "seconds before now")
         if expression is not None:

@@ -47,6 +47,12 @@ def test_tonic_level_ignores_responses_and_frame_rate_counts_frames():
     frames = np.arange(0, 10, 1 / 30)
     _, fps = frame_rate(frames)
     assert np.allclose(fps[1:], 30, atol=2)
+    ends, fps = frame_rate(frames + 0.013, 0.5, end=9.8)  # bins fixed on the clock: whole ones, closed by 9.8
+    assert np.allclose(ends, np.arange(2, 20) * 0.5)
+    assert np.allclose(fps, 30, atol=2)
+    dropped = np.delete(frames, np.arange(150, 164))  # one frame in the half second from 5.0 s
+    ends, fps = frame_rate(dropped, 0.5, end=10.0)
+    assert fps[np.searchsorted(ends, 5.5)] < 5 and np.allclose(np.delete(fps, np.searchsorted(ends, 5.5)), 30, atol=2)
 
 
 def test_hub_sees_a_stream_receive_and_go(unique):
