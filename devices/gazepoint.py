@@ -15,7 +15,6 @@ adapter, which reconnects when Gazepoint Control goes away and comes back.
 """
 from __future__ import annotations
 
-import logging
 import math
 import re
 import socket
@@ -28,8 +27,7 @@ import pylsl
 from configs import Fields
 from devices.eyetracker import CHANNELS
 from devices.metadata import stream_info
-
-log = logging.getLogger(__name__)
+from devices.status import ReportsStatus
 
 DEFAULT_PORT = 4242
 MAX_LINE = 4096  # bytes; a full REC with every field enabled is under 1 kB
@@ -91,31 +89,20 @@ def parse_record(line: bytes) -> list[float] | None:
     return sample
 
 
-class GazepointAdapter(threading.Thread):
+class GazepointAdapter(ReportsStatus, threading.Thread):
     """Connects to Gazepoint Control, enables the data it needs and publishes each record on LSL."""
 
     def __init__(self, cfg: GazepointConfig, on_status: Callable[[str], None] | None = None) -> None:
         super().__init__(name=f"gazepoint-{cfg.name}", daemon=True)
         self.cfg = cfg
-        self.on_status = on_status
+        self.init_status(cfg.name, on_status)
         self.info = stream_info(cfg.name, "Gaze", CHANNELS, cfg.rate, "float32", cfg.source_id,
                                 manufacturer="Gazepoint (Open Gaze API)")
         self.stop_event = threading.Event()
         self.ready = threading.Event()
-        self.status = "starting"
-        self.events: list[str] = []
         self.samples_sent = 0
         self.garbage = 0
         self.outlet: pylsl.StreamOutlet | None = None
-
-    def report(self, message: str) -> None:
-        if message == self.status:
-            return
-        self.status = message
-        self.events.append(message)
-        log.warning("%s: %s", self.cfg.name, message)
-        if self.on_status is not None:
-            self.on_status(message)
 
     def run(self) -> None:
         self.outlet = pylsl.StreamOutlet(self.info, chunk_size=0, max_buffered=360)

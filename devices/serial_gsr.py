@@ -15,7 +15,6 @@ source_id, when the device comes back. Every input from the port is bounded
 """
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Callable
@@ -27,8 +26,7 @@ import pylsl
 from configs import Fields
 from devices.gsr import CHANNELS
 from devices.metadata import stream_info
-
-log = logging.getLogger(__name__)
+from devices.status import ReportsStatus
 
 MAX_LINE = 256  # bytes: no GSR board prints more for one reading
 MAX_MICROSIEMENS = 200.0  # far above any skin (2-20 uS): larger values are a wiring or parsing fault
@@ -123,7 +121,7 @@ class DeviceGone(Exception):
         self.unplugged = unplugged
 
 
-class SerialGSRDevice(threading.Thread):
+class SerialGSRDevice(ReportsStatus, threading.Thread):
     """Reads one serial GSR device and publishes its readings on one LSL outlet.
 
     ``status`` is a one-line state a technician can act on ("connected to ...",
@@ -134,32 +132,18 @@ class SerialGSRDevice(threading.Thread):
     def __init__(self, cfg: SerialGSRConfig, on_status: Callable[[str], None] | None = None) -> None:
         super().__init__(name=f"serial-gsr-{cfg.name}", daemon=True)
         self.cfg = cfg
-        self.on_status = on_status
+        self.init_status(cfg.name, on_status)
         self.info = stream_info(cfg.name, "GSR", CHANNELS, cfg.rate, "float32", cfg.source_id,
                                 manufacturer="Shimmer" if cfg.kind == "shimmer_gsr" else "serial line device")
         self.outlet: pylsl.StreamOutlet | None = None
         self.stop_event = threading.Event()
         self.ready = threading.Event()
-        self.status = "starting"
-        self.events: list[str] = []
         self.samples_sent = 0
         self.garbage = 0
         self.reconnects = 0
-        self._lock = threading.Lock()
         self._last_sample: float | None = None
         self._last_stamp = 0.0
         self._stalled = False
-
-    # -- status -------------------------------------------------------------
-    def report(self, message: str) -> None:
-        with self._lock:
-            if message == self.status:
-                return
-            self.status = message
-            self.events.append(message)
-        log.warning("%s: %s", self.cfg.name, message)
-        if self.on_status is not None:
-            self.on_status(message)
 
     def push(self, values: list[float], arrival: float) -> None:
         """Publish readings that arrived together; stamps step back from the arrival by the nominal period."""
