@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from configs import ConfigError
+from devices.webcam_cli import add_capture_arguments, capture_arguments_error
 
 
 def register(devices_sub: argparse._SubParsersAction) -> None:
@@ -28,9 +29,7 @@ def register(devices_sub: argparse._SubParsersAction) -> None:
     camera.add_argument("--camera", type=int, metavar="N",
                         help="check camera N instead of LSL streams: real fps against requested, dropped frames")
     camera.add_argument("--video", type=Path, metavar="FILE", help="check a video file played at its own rate")
-    check.add_argument("--width", type=int, default=640, help="camera: requested width (default 640)")
-    check.add_argument("--height", type=int, default=480, help="camera: requested height (default 480)")
-    check.add_argument("--fps", type=float, default=30.0, help="camera: requested frame rate (default 30)")
+    add_capture_arguments(check)
     check.set_defaults(func=run_check)
 
     run = devices_sub.add_parser("run", help="start the real devices enabled in the devices config (serial GSR, "
@@ -165,8 +164,9 @@ def run_camera_check(args: argparse.Namespace) -> int:
     if args.stream:
         print("error: give a stream name or --camera/--video, not both", file=sys.stderr)
         return 2
-    if not (16 <= args.width <= 4096 and 16 <= args.height <= 4096 and 1 <= args.fps <= 240):
-        print("error: --width/--height must be 16..4096 and --fps 1..240", file=sys.stderr)
+    problem = capture_arguments_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         if args.video is not None:

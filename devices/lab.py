@@ -19,6 +19,7 @@ from devices.gsr import GSRSource
 from devices.markers import MarkerThread
 from devices.preview import FramePreview
 from devices.simulated import DeviceThread
+from devices.video import SIDE_RANGE
 from devices.webcam import ExpressionSource, FrameIndexSource
 from devices.webcam_device import WebcamDevice, WebcamSettings
 
@@ -81,8 +82,8 @@ def webcam_options(sec: Fields, base: Path) -> dict[str, Any]:
     camera = sec.number("camera", 0, lo=0, hi=99, integer=True)
     video = sec.text("video")
     folder = sec.text("save_video_folder")
-    options["width"] = sec.number("width", 640, lo=16, hi=4096, integer=True)
-    options["height"] = sec.number("height", 480, lo=16, hi=4096, integer=True)
+    options["width"] = sec.number("width", 640, lo=SIDE_RANGE[0], hi=SIDE_RANGE[1], integer=True)
+    options["height"] = sec.number("height", 480, lo=SIDE_RANGE[0], hi=SIDE_RANGE[1], integer=True)
     options["method"] = sec.text("method", "auto", choices=["auto", "mediapipe", "haar"])
     if options["source"] == "camera":
         options["camera"] = camera

@@ -41,6 +41,8 @@ import pylsl
 from devices.opencv import cv2
 
 MAX_PIXELS = 4096 * 4096
+SIDE_RANGE = (16, 4096)  # pixels a requested frame side may have
+FPS_RANGE = (1, 240)  # frames per second a camera may be asked for, or a video file may play at
 VIDEO_SUFFIXES = {".mkv": "mp4v", ".avi": "MJPG", ".mp4": "mp4v"}
 MAX_SKIP = 10_000  # frames skipped at once when a file playback falls behind (bounded work)
 QUEUED_FRAMES = 4  # frames a camera driver holds before it drops (OpenCV's V4L2 default buffer count)
@@ -163,8 +165,9 @@ class VideoFileSource:
         self.delivered = _format_of(self.capture)
         if not (0 < self.delivered.width * self.delivered.height <= MAX_PIXELS):
             raise VideoError(f"{self.path}: frame size {self.delivered.width}x{self.delivered.height} is not usable")
-        if not (math.isfinite(self.delivered.fps) and 1 <= self.delivered.fps <= 240):
-            raise VideoError(f"{self.path}: frame rate {self.delivered.fps!r} is not usable (1..240 fps)")
+        lo, hi = FPS_RANGE
+        if not (math.isfinite(self.delivered.fps) and lo <= self.delivered.fps <= hi):
+            raise VideoError(f"{self.path}: frame rate {self.delivered.fps!r} is not usable ({lo}..{hi} fps)")
         self.requested = None
         self.clock = clock
         self.realtime = realtime

@@ -7,6 +7,23 @@ import sys
 import threading
 from pathlib import Path
 
+from devices.video import FPS_RANGE, SIDE_RANGE
+
+
+def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
+    """--width/--height/--fps: what to ask a camera for (``devices webcam`` and ``devices check --camera``)."""
+    parser.add_argument("--width", type=int, default=640, help="requested frame width (camera; default 640)")
+    parser.add_argument("--height", type=int, default=480, help="requested frame height (camera; default 480)")
+    parser.add_argument("--fps", type=float, default=30.0, help="requested frame rate (camera; default 30)")
+
+
+def capture_arguments_error(args: argparse.Namespace) -> str | None:
+    """Why the requested frame size or rate cannot be asked of a camera, or None."""
+    lo, hi = SIDE_RANGE
+    if lo <= args.width <= hi and lo <= args.height <= hi and FPS_RANGE[0] <= args.fps <= FPS_RANGE[1]:
+        return None
+    return f"--width/--height must be {lo}..{hi} and --fps {FPS_RANGE[0]}..{FPS_RANGE[1]}"
+
 
 def register(group: argparse._SubParsersAction) -> None:
     cam = group.add_parser("webcam", help="capture a camera (or play a video file): write the video, "
@@ -17,9 +34,7 @@ def register(group: argparse._SubParsersAction) -> None:
     cam.add_argument("--save-video", type=Path, metavar="PATH",
                      help="write the frames to this new .mkv (or .avi, .mp4) file, beside the recording")
     cam.add_argument("--duration", type=float, metavar="S", help="seconds to run (default: until Ctrl-C or the file ends)")
-    cam.add_argument("--width", type=int, default=640, help="requested frame width (camera; default 640)")
-    cam.add_argument("--height", type=int, default=480, help="requested frame height (camera; default 480)")
-    cam.add_argument("--fps", type=float, default=30.0, help="requested frame rate (camera; default 30)")
+    add_capture_arguments(cam)
     cam.add_argument("--name", default="Webcam", help="LSL stream name (the expression stream adds 'Expression')")
     cam.add_argument("--source-id", default="attune-webcam", help="LSL source_id (keep it stable per camera)")
     cam.add_argument("--no-expression", action="store_true", help="do not publish FacialExpression")
@@ -35,8 +50,9 @@ def run_webcam(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         print("error: --duration must be positive", file=sys.stderr)
         return 2
-    if not (16 <= args.width <= 4096 and 16 <= args.height <= 4096 and 1 <= args.fps <= 240):
-        print("error: --width/--height must be 16..4096 and --fps 1..240", file=sys.stderr)
+    problem = capture_arguments_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         if args.save_video is not None:
